@@ -1,7 +1,8 @@
 """One exception hierarchy, one subclass per remedy, messages written for the user.
 
-Library code raises these; the CLI's single handler maps ``exit_status`` to the process exit code and
-prints ``str(error)`` without a traceback. No message may contain an API key (see ``apikey.ApiKey``).
+Library code raises these; the CLI's single handler maps ``exit_status`` to the process exit
+code and prints ``str(error)`` without a traceback. No message may contain an API key (see
+``apikey.ApiKey``).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The results CSV: the checkpoint every run resumes from.
 
-Record format only so far; the durable journal, lock, load and compaction come with the sending engine.
+Record format only so far; the durable journal, lock, load and compaction come with the engine.
 """
 
 from __future__ import annotations

@@ -14,7 +14,12 @@ from typing import Any
 
 PLACEHOLDER = re.compile(r"\{\{\s*(\d+)\s*\}\}")
 MEDIA_HEADER_FORMATS = frozenset({"IMAGE", "VIDEO", "DOCUMENT"})
-SECTION_OF_COMPONENT = {"HEADER": "header", "BODY": "body", "FOOTER": "footer", "BUTTONS": "buttons"}
+SECTION_OF_COMPONENT = {
+    "HEADER": "header",
+    "BODY": "body",
+    "FOOTER": "footer",
+    "BUTTONS": "buttons",
+}
 
 
 def count_placeholders(text: str) -> int:
