@@ -1,4 +1,4 @@
-"""The campaign file: YAML in, a frozen ``Campaign`` out, or one ``ConfigError`` naming file and line.
+"""The campaign file: YAML in, a frozen ``Campaign`` out, or one ``ConfigError`` with file, line.
 
 The dataclasses here are the contract other modules build on; ``load_campaign`` fills them.
 """
