@@ -1,0 +1,363 @@
+"""Per-row request bodies: compile a campaign's mapping once, render it for every row.
+
+jinja2 runs in a sandbox with StrictUndefined, without autoescaping (bodies are JSON, not HTML).
+A template that cannot compile is a ``ConfigError``; a value that comes out empty, or a template
+that fails on one row's values, is a ``RowProblem`` that makes only that row invalid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import jinja2
+import jinja2.meta
+from jinja2 import nodes
+from jinja2.sandbox import SandboxedEnvironment, SecurityError
+
+from bulksend.campaign import Campaign, ValueKind, ValueSpec
+from bulksend.channels import Channel
+from bulksend.errors import ConfigError
+from bulksend.sms import SmsInfo, sms_info
+from bulksend.templates import Template
+
+ROW_MAPPING_NAME = "row"  # {{ row["Order Id"] }} reaches columns whose names are not identifiers
+_MAPPING_METHODS = frozenset({"get", "keys", "values", "items"})
+# Errors a filter or expression can raise on one row's values (int("abc"), a missing dict key...).
+_ROW_RENDER_ERRORS = (jinja2.TemplateError, TypeError, ValueError, ArithmeticError, LookupError)
+
+
+@dataclass(frozen=True, slots=True)
+class RowProblem:
+    """Why a row cannot be sent: ``category`` is stable for summaries, ``message`` names the row."""
+
+    category: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedRow:
+    body: dict[str, Any] | None  # None when a problem stops the row
+    problems: tuple[RowProblem, ...] = ()
+    sms: SmsInfo | None = None
+
+
+@dataclass(frozen=True)
+class CompiledValue:
+    """One rendered value (a placeholder, the SMS text, a URL) and where it comes from."""
+
+    label: str  # e.g. "body variable 2 (column 'Order Id')", used in messages
+    produce: Callable[[Mapping[str, str]], str]
+    default: str | None
+    columns: frozenset[str]
+
+    def render(self, values: Mapping[str, str]) -> tuple[str, RowProblem | None]:
+        """The value for this row, or "" and the problem that stops the row."""
+        try:
+            text = self.produce(values)
+        except SecurityError as error:
+            raise ConfigError(f"{self.label} is refused by the jinja2 sandbox: {error}") from error
+        except _ROW_RENDER_ERRORS as error:
+            return "", RowProblem(
+                f"template error in {self.label}",
+                f"{self.label} failed on this row: {error}; "
+                "check the template and this row's values",
+            )
+        if text == "" and self.default is not None:
+            return self.default, None
+        return text, None
+
+
+def describe_spec(section: str, index: int, spec: ValueSpec) -> str:
+    kind = {ValueKind.COLUMN: "column", ValueKind.CONSTANT: "value", ValueKind.TEMPLATE: "template"}
+    return f"{section} variable {index} ({kind[spec.kind]} {spec.source!r})"
+
+
+def template_columns(ast: nodes.Template) -> frozenset[str]:
+    """Column names a template reads: bare names and ``row["X"]``, ``row.X``, ``row.get("X")``."""
+    names = set(jinja2.meta.find_undeclared_variables(ast)) - {ROW_MAPPING_NAME}
+    for item in ast.find_all(nodes.Getitem):
+        if _is_row(item.node) and isinstance(item.arg, nodes.Const):
+            names.add(str(item.arg.value))
+    for attr in ast.find_all(nodes.Getattr):
+        if _is_row(attr.node) and attr.attr not in _MAPPING_METHODS:
+            names.add(attr.attr)
+    for call in ast.find_all(nodes.Call):
+        target = call.node
+        if (
+            isinstance(target, nodes.Getattr)
+            and _is_row(target.node)
+            and target.attr == "get"
+            and call.args
+            and isinstance(call.args[0], nodes.Const)
+        ):
+            names.add(str(call.args[0].value))
+    return frozenset(names)
+
+
+def _is_row(node: nodes.Node) -> bool:
+    return isinstance(node, nodes.Name) and node.name == ROW_MAPPING_NAME
+
+
+@dataclass(frozen=True)
+class TemplateCompiler:
+    """Compiles jinja2 text for one campaign; the environment is per campaign, never global."""
+
+    campaign: Campaign
+    environment: SandboxedEnvironment = field(
+        default_factory=lambda: SandboxedEnvironment(
+            undefined=jinja2.StrictUndefined, autoescape=False
+        )
+    )
+
+    def compile(
+        self, label: str, text: str, *, default: str | None = None, line: int | None = None
+    ) -> CompiledValue:
+        try:
+            ast = self.environment.parse(text)
+            compiled = self.environment.from_string(ast)
+        except jinja2.TemplateSyntaxError as error:
+            raise ConfigError(
+                f"{label}: the jinja2 template {text!r} is broken: {error.message}",
+                path=self.campaign.path,
+                line=line,
+                hint="Fix the template; names are column names, e.g. {{ first_name }} or "
+                '{{ row["Order Id"] }}.',
+            ) from error
+
+        def produce(values: Mapping[str, str]) -> str:
+            return compiled.render({**values, ROW_MAPPING_NAME: values}).strip()
+
+        return CompiledValue(label, produce, default, template_columns(ast))
+
+    def value(self, section: str, index: int, spec: ValueSpec) -> CompiledValue:
+        label = describe_spec(section, index, spec)
+        if spec.kind is ValueKind.TEMPLATE:
+            return self.compile(label, spec.source, default=spec.default, line=spec.line)
+        if spec.kind is ValueKind.CONSTANT:
+            if spec.source == "" and spec.default is None:
+                raise ConfigError(
+                    f"{label} is an empty constant, so no row could be sent",
+                    path=self.campaign.path,
+                    line=spec.line,
+                    hint="Give the constant some text or map the variable to a column.",
+                )
+            constant = spec.source
+            return CompiledValue(label, lambda _values: constant, spec.default, frozenset())
+        column = spec.source
+        return CompiledValue(
+            label, lambda values: values.get(column, ""), spec.default, frozenset({column})
+        )
+
+
+Variables = tuple[CompiledValue, ...] | dict[str, tuple[CompiledValue, ...]] | None
+
+
+@dataclass(frozen=True)
+class BodyRenderer:
+    """A campaign's request body, compiled once; ``render`` fills it for one row."""
+
+    channel: Channel
+    variables: Variables
+    text: CompiledValue | None
+    header_url: CompiledValue | None
+    header_url_required: bool | None  # None: the template is unknown
+    contact_name: CompiledValue | None
+    open_conversation: bool
+
+    @property
+    def columns(self) -> dict[str, str]:
+        """Every column the body reads -> the label of the first thing that reads it."""
+        found: dict[str, str] = {}
+        for compiled in self._all_values():
+            for column in sorted(compiled.columns):
+                found.setdefault(column, compiled.label)
+        return found
+
+    def _all_values(self) -> list[CompiledValue]:
+        extras = [self.text, self.header_url, self.contact_name]
+        return [*_flatten(self.variables), *(value for value in extras if value is not None)]
+
+    def render(self, phone: str, values: Mapping[str, str]) -> RenderedRow:
+        """The exact JSON body for ``phone`` (E.164) and one row's ``values`` by column name."""
+        problems: list[RowProblem] = []
+        body: dict[str, Any] = {"destination_phone": phone}
+        if self.channel is Channel.SMS:
+            info = self._render_sms(values, body, problems)
+        else:
+            info = None
+            self._render_variables(values, body, problems)
+            self._render_header_url(values, body, problems)
+        if self.contact_name is not None and self.channel.accepts_contact_name:
+            name = self._fill(self.contact_name, values, problems, allow_empty=True)
+            if name:
+                body["destination_user_name"] = name
+        body["open_intercom_conversation"] = self.open_conversation
+        if problems:
+            return RenderedRow(None, tuple(problems), info)
+        return RenderedRow(body, (), info)
+
+    def _fill(
+        self,
+        compiled: CompiledValue,
+        values: Mapping[str, str],
+        problems: list[RowProblem],
+        *,
+        allow_empty: bool = False,
+    ) -> str:
+        text, problem = compiled.render(values)
+        if problem is not None:
+            problems.append(problem)
+        elif text == "" and not allow_empty:
+            problems.append(
+                RowProblem(
+                    f"empty {compiled.label}",
+                    f"{compiled.label} is empty in this row; fill it or give a default",
+                )
+            )
+        return text
+
+    def _render_variables(
+        self, values: Mapping[str, str], body: dict[str, Any], problems: list[RowProblem]
+    ) -> None:
+        if isinstance(self.variables, tuple):
+            if self.variables:
+                body["message_variables"] = [
+                    self._fill(v, values, problems) for v in self.variables
+                ]
+        elif self.variables:
+            body["message_variables"] = {
+                section: [self._fill(v, values, problems) for v in specs]
+                for section, specs in self.variables.items()
+            }
+
+    def _render_header_url(
+        self, values: Mapping[str, str], body: dict[str, Any], problems: list[RowProblem]
+    ) -> None:
+        if self.header_url is None or self.header_url_required is False:
+            return
+        url = self._fill(self.header_url, values, problems)
+        if url:
+            body[str(self.channel.header_url_field)] = url
+
+    def _render_sms(
+        self, values: Mapping[str, str], body: dict[str, Any], problems: list[RowProblem]
+    ) -> SmsInfo | None:
+        assert self.text is not None  # compile_body refuses an SMS campaign without text
+        text = self._fill(self.text, values, problems)
+        body["body"] = text
+        if not text:
+            return None
+        info = sms_info(text)
+        if info.too_long:
+            problems.append(
+                RowProblem(
+                    "SMS text over 1,600 characters",
+                    f"the SMS text has {info.characters:,} characters in this row; the limit is "
+                    "1,600: shorten the text or this row's values",
+                )
+            )
+        return info
+
+
+def _flatten(variables: Variables) -> list[CompiledValue]:
+    if variables is None:
+        return []
+    if isinstance(variables, tuple):
+        return list(variables)
+    return [value for specs in variables.values() for value in specs]
+
+
+def compile_body(campaign: Campaign, *, template: Template | None = None) -> BodyRenderer:
+    """Compile the campaign's mapping; raises ``ConfigError`` for what no row could pass."""
+    compiler = TemplateCompiler(campaign)
+    channel = campaign.channel
+    if channel is Channel.SMS and not (campaign.text or "").strip():
+        raise ConfigError(
+            "an sms campaign needs text:", path=campaign.path, hint='e.g. text: "Hi {{ name }}"'
+        )
+
+    def optional(label: str, text: str | None) -> CompiledValue | None:
+        return None if text is None or text == "" else compiler.compile(label, text)
+
+    header_url = optional("header_url", campaign.header_url if channel.uses_template else None)
+    return BodyRenderer(
+        channel=channel,
+        variables=_compile_variables(compiler, campaign),
+        text=optional("the SMS text", campaign.text) if channel is Channel.SMS else None,
+        header_url=header_url,
+        header_url_required=None if template is None else template.needs_media_header,
+        contact_name=optional("contact_name", campaign.contact_name),
+        open_conversation=bool(campaign.open_conversation),
+    )
+
+
+def _compile_variables(compiler: TemplateCompiler, campaign: Campaign) -> Variables:
+    variables = campaign.variables
+    if variables is None or not campaign.channel.uses_template:
+        return None
+    if isinstance(variables, tuple | list):
+        return tuple(compiler.value("body", i, spec) for i, spec in enumerate(variables, 1))
+    sections = campaign.channel.sections
+    unknown = sorted(set(variables) - set(sections))
+    if unknown:
+        raise ConfigError(
+            f"variables has section(s) {', '.join(unknown)} that {campaign.channel.value} "
+            f"does not have; its sections are {', '.join(sections)}",
+            path=campaign.path,
+        )
+    compiled: dict[str, tuple[CompiledValue, ...]] = {}
+    for section in sections:
+        specs = variables.get(section) or ()
+        compiled[section] = tuple(compiler.value(section, i, s) for i, s in enumerate(specs, 1))
+    if not any(compiled.values()):
+        return None
+    return compiled
+
+
+def check_template(campaign: Campaign, template: Template) -> list[str]:
+    """Campaign-wide problems between the mapping and the template; [] when they fit."""
+    problems: list[str] = []
+    name = f"template {template.template_id}"
+    if not template.is_accepted:
+        problems.append(
+            f"{name} is {template.status!r}, not Accepted: only Accepted templates can be sent; "
+            "wait for approval or pick another template_id"
+        )
+    sections = campaign.channel.sections
+    wanted = {section: template.placeholder_count(section) for section in sections}
+    variables = campaign.variables
+    if isinstance(variables, tuple | list):
+        problems += _check_flat(name, wanted, len(variables))
+    else:
+        given = {section: len((variables or {}).get(section) or ()) for section in sections}
+        problems += [
+            f"{name}'s {section} has {wanted[section]} placeholder(s) but variables gives "
+            f"{given[section]} for {section}; map exactly one value per placeholder"
+            for section in sections
+            if given[section] != wanted[section]
+        ]
+    if template.needs_media_header and not campaign.header_url:
+        problems.append(
+            f"{name} has a {template.header_format} header, so every message needs its URL: "
+            'set header_url (e.g. header_url: "{{ image_url }}")'
+        )
+    return problems
+
+
+def _check_flat(name: str, wanted: Mapping[str, int], given: int) -> list[str]:
+    outside = {section: count for section, count in wanted.items() if section != "body" and count}
+    if outside:
+        where = ", ".join(f"{count} in {section}" for section, count in outside.items())
+        layout = ", ".join(f"{section}: [...]" for section in wanted)
+        return [
+            f"{name} has placeholders outside the body ({where}), so a plain list of variables "
+            f"cannot fill it: write variables as sections ({layout})"
+        ]
+    if given != wanted.get("body", 0):
+        return [
+            f"{name}'s body has {wanted.get('body', 0)} placeholder(s) but variables lists "
+            f"{given}; map exactly one value per placeholder"
+        ]
+    return []
