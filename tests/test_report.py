@@ -1,0 +1,204 @@
+"""Report numbers: they must match the results file exactly, whatever the mix of outcomes."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bulksend.report import (
+    build_timeline,
+    format_duration,
+    parse_timestamp,
+    render_text,
+    summarize,
+)
+from bulksend.results import COLUMNS, Outcome, ResultRecord
+
+START = datetime(2026, 5, 2, 9, 0, 0, tzinfo=UTC)
+STATUSES = [
+    "",
+    "sent",
+    "queued",
+    "delivered",
+    "read",
+    "failed",
+    "undelivered",
+    "deleted",
+    "unknown",
+]
+REASONS = ["Recipient is not a WhatsApp user.", "=HYPERLINK(1)", "<b>bad</b> & co", ""]
+
+
+def write_results(path: Path, records: list[ResultRecord]) -> None:
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(COLUMNS)
+        for record in records:
+            writer.writerow(record.to_csv_row())
+
+
+def read_results(path: Path) -> list[ResultRecord]:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader)
+        return [ResultRecord.from_csv_row(header, cells) for cells in reader]
+
+
+@st.composite
+def records(draw: st.DrawFn) -> list[ResultRecord]:
+    count = draw(st.integers(min_value=0, max_value=40))
+    result = []
+    for index in range(count):
+        outcome = draw(st.sampled_from(list(Outcome)))
+        sent = outcome is Outcome.SENT
+        offset_s = draw(st.integers(min_value=0, max_value=7200))
+        result.append(
+            ResultRecord(
+                row=index + 2,
+                phone=f"+4477009{index:05d}",
+                outcome=outcome,
+                identity=f"+4477009{index:05d}",
+                message_id=str(1000 + index) if sent else "",
+                error_code=None if sent else draw(st.sampled_from([None, 3, 5])),
+                error="" if sent else draw(st.sampled_from(REASONS)),
+                updated_at=(START + timedelta(seconds=offset_s)).isoformat().replace("+00:00", "Z"),
+                segments=draw(st.sampled_from([None, 1, 2, 3])),
+                delivery_status=draw(st.sampled_from(STATUSES)) if sent else "",
+                delivery_detail=draw(st.sampled_from(REASONS)) if sent else "",
+            )
+        )
+    return result
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(generated=records())
+def test_numbers_match_the_results_file(tmp_path: Path, generated: list[ResultRecord]) -> None:
+    """Counted independently from the raw CSV cells, every number agrees with the report."""
+    path = tmp_path / "results.csv"
+    write_results(path, generated)
+    report = summarize(read_results(path))
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        raw = list(csv.DictReader(handle))
+    sent = [cells for cells in raw if cells["outcome"] == "sent"]
+    statuses = Counter(cells["delivery_status"] for cells in sent)
+    assert report.rows == len(raw)
+    assert report.outcomes == {o.value: sum(c["outcome"] == o.value for c in raw) for o in Outcome}
+    assert report.funnel.sent == len(sent)
+    assert report.funnel.delivered == statuses["delivered"] + statuses["read"] + statuses["deleted"]
+    assert report.funnel.read == statuses["read"]
+    assert report.funnel.failed == statuses["failed"] + statuses["undelivered"]
+    assert report.segments_sent == sum(int(c["segments"] or 0) for c in sent)
+    assert sum(reason.count for reason in report.reasons) == (
+        len(raw) - len(sent) + statuses["failed"] + statuses["undelivered"]
+    )
+    assert sum(sum(bucket.counts.values()) for bucket in report.timeline) == len(raw)
+    assert json.loads(json.dumps(report.to_dict()))["outcomes"] == dict(report.outcomes)
+
+
+def test_reasons_are_ranked_with_the_first_example_row() -> None:
+    rows = [
+        _rejected(7, "phone invalid"),
+        _rejected(3, "phone invalid"),
+        _rejected(9, "template missing"),
+        _rejected(5, "phone invalid"),
+    ]
+    report = summarize(rows)
+    assert [(r.reason, r.count, r.example_row) for r in report.reasons] == [
+        ("phone invalid", 3, 3),
+        ("template missing", 1, 9),
+    ]
+    assert report.reasons[0].error_code == 5
+
+
+def _rejected(row: int, reason: str) -> ResultRecord:
+    return ResultRecord(
+        row=row,
+        phone=f"+44770090{row:04d}",
+        outcome=Outcome.REJECTED,
+        identity=f"+44770090{row:04d}",
+        http_status=400,
+        error_code=5,
+        error=reason,
+        updated_at="2026-05-02T09:00:00Z",
+    )
+
+
+def _sent(row: int, at: str, status: str = "") -> ResultRecord:
+    return ResultRecord(
+        row=row,
+        phone=f"+44770090{row:04d}",
+        outcome=Outcome.SENT,
+        identity=f"+44770090{row:04d}",
+        message_id=str(row),
+        updated_at=at,
+        delivery_status=status,
+    )
+
+
+def test_duration_and_rate_come_from_sent_rows() -> None:
+    """Eleven sends over ten seconds is one per second; rejected rows do not stretch the time."""
+    rows = [_sent(i + 2, f"2026-05-02T09:00:{i:02d}Z") for i in range(11)]
+    rows.append(_rejected(20, "x"))  # updated 09:00:00, inside the span anyway
+    rows.append(replace(_rejected(21, "late"), updated_at="2026-05-02T10:00:00Z"))
+    report = summarize(rows)
+    assert report.duration_s == 10
+    assert report.rate_per_s == 1.0
+    assert "10s" in render_text(report)
+
+
+def test_no_sends_means_no_rate() -> None:
+    report = summarize([_rejected(2, "x")])
+    assert report.duration_s is None
+    assert report.rate_per_s is None
+    assert report.funnel.sent == 0
+    assert "Duration -" in render_text(report)
+
+
+def test_text_report_shows_funnel_and_reasons() -> None:
+    rows = [
+        _sent(2, "2026-05-02T09:00:00Z", "read"),
+        _sent(3, "2026-05-02T09:00:01Z", "delivered"),
+        _sent(4, "2026-05-02T09:00:02Z", "failed"),
+        _sent(5, "2026-05-02T09:00:03Z"),
+        _rejected(6, "Phone number is not valid"),
+    ]
+    text = render_text(summarize(rows, campaign_name="spring", channel="whatsapp"))
+    assert "Campaign spring (whatsapp): 5 rows" in text
+    assert "delivered        2   50.0%" in text
+    assert "read             1   25.0%" in text
+    assert "failed           1   25.0%" in text
+    assert "Phone number is not valid  (e.g. row 6, +447700900006)" in text
+    assert "never checked: 1" in text
+
+
+def test_timeline_buckets_are_round_and_bounded() -> None:
+    per_second = Counter({(0, "sent"): 1, (3599, "sent"): 2, (1800, "rejected"): 1})
+    timeline = build_timeline(per_second)
+    assert len(timeline) <= 40
+    assert timeline[0].width_s == 120
+    assert sum(sum(b.counts.values()) for b in timeline) == 4
+    assert build_timeline({}) == ()
+
+
+def test_timestamps_are_read_in_utc() -> None:
+    assert parse_timestamp("2026-05-02T09:00:01Z") == datetime(2026, 5, 2, 9, 0, 1, tzinfo=UTC)
+    assert parse_timestamp("2026-05-02T11:00:01+02:00") == datetime(2026, 5, 2, 9, 0, 1, tzinfo=UTC)
+    assert parse_timestamp("2021-09-24T14:29:32.000Z") is not None
+    assert parse_timestamp("yesterday") is None
+    assert parse_timestamp("") is None
+
+
+def test_durations_read_like_a_clock() -> None:
+    assert format_duration(None) == "-"
+    assert format_duration(9.6) == "10s"
+    assert format_duration(61) == "1m 01s"
+    assert format_duration(3723) == "1h 02m 03s"

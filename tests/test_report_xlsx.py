@@ -1,0 +1,88 @@
+"""The workbook: Summary and Rows sheets, frozen header, autofilter, phones and reasons as text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from bulksend.errors import InputFileError
+from bulksend.report import summarize
+from bulksend.report_xlsx import write_xlsx
+from bulksend.results import COLUMNS, Outcome, ResultRecord
+
+
+def _records() -> list[ResultRecord]:
+    return [
+        ResultRecord(
+            row=2,
+            phone="+447700900001",
+            outcome=Outcome.SENT,
+            identity="+447700900001",
+            message_id="5100231",
+            http_status=201,
+            attempts=1,
+            segments=2,
+            updated_at="2026-05-02T09:00:01Z",
+            delivery_status="read",
+        ),
+        ResultRecord(
+            row=3,
+            phone="+447700900002",
+            outcome=Outcome.REJECTED,
+            identity="+447700900002",
+            http_status=400,
+            error_code=5,
+            error="=cmd|' /C calc'!A0 is not a phone\x07",
+            attempts=1,
+            updated_at="2026-05-02T09:00:02Z",
+        ),
+    ]
+
+
+@pytest.fixture
+def workbook_path(tmp_path: Path) -> Path:
+    records = _records()
+    path = tmp_path / "report.xlsx"
+    write_xlsx(summarize(records, campaign_name="spring", channel="sms"), lambda: records, path)
+    return path
+
+
+def test_workbook_has_summary_and_rows_sheets(workbook_path: Path) -> None:
+    workbook = openpyxl.load_workbook(workbook_path)
+    assert workbook.sheetnames == ["Summary", "Rows"]
+    summary = {row[0]: row[1:] for row in workbook["Summary"].iter_rows(values_only=True)}
+    assert summary["Recipients"][0] == 2
+    assert summary["SMS segments sent"][0] == 2
+    assert summary["sent"][0] == 1
+    assert summary["rejected"][0] == 1
+
+
+def test_rows_sheet_has_frozen_header_filter_and_widths(workbook_path: Path) -> None:
+    sheet = openpyxl.load_workbook(workbook_path)["Rows"]
+    assert sheet.freeze_panes == "A2"
+    assert sheet.auto_filter.ref == f"A1:{openpyxl.utils.get_column_letter(len(COLUMNS))}3"
+    assert [cell.value for cell in sheet[1]] == list(COLUMNS)
+    phone_width = sheet.column_dimensions["B"].width
+    assert len("+447700900001") <= phone_width <= 60
+
+
+def test_phones_and_reasons_stay_text(workbook_path: Path) -> None:
+    sheet = openpyxl.load_workbook(workbook_path)["Rows"]
+    header = [cell.value for cell in sheet[1]]
+    first, second = sheet[2], sheet[3]
+    phone = first[header.index("phone")]
+    assert phone.value == "+447700900001" and phone.data_type == "s"
+    assert first[header.index("message_id")].data_type == "s"
+    assert first[header.index("row")].value == 2
+    error = second[header.index("error")]
+    assert error.data_type == "s"  # never a formula
+    assert error.value == "=cmd|' /C calc'!A0 is not a phone"
+    assert second[header.index("error_code")].value == 5
+
+
+def test_unwritable_path_is_a_clear_error(tmp_path: Path) -> None:
+    target = tmp_path / "missing-folder" / "report.xlsx"
+    with pytest.raises(InputFileError, match="cannot write the workbook"):
+        write_xlsx(summarize([]), list, target)
