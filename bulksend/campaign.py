@@ -5,12 +5,23 @@ The dataclasses here are the contract other modules build on; ``load_campaign`` 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import codecs
+import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import phonenumbers
+from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
+from jinja2.sandbox import SandboxedEnvironment
 
 from bulksend.channels import Channel
+from bulksend.errors import ConfigError
+from bulksend.yamlpos import Fields, Where, YamlDocument, describe, did_you_mean, load_yaml
 
 SANDBOX_URL_WORD = "sandbox"
 DEFAULT_API_URL = "https://app.octopods.io/api/v1"
@@ -87,3 +98,474 @@ class Campaign:
     @property
     def rejects_path(self) -> Path:
         return self.results_path.with_name(self.results_path.stem + ".rejects.csv")
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading: everything below turns the YAML file into a Campaign or one ConfigError.
+
+KEYS = tuple(
+    "name channel template_id source sheet phone_column default_region variables text header_url"
+    " contact_name open_conversation api_url api_key_env rate burst concurrency results key dedupe"
+    " suppression phone_check encoding max_attempts timeout".split()
+)
+SHEET_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm")
+EXCEL_SUFFIXES = (".xlsx", ".xlsm")
+DEFAULT_API_KEY_ENV = "OCTOPODS_API_KEY"
+DEFAULT_RATE = Rate(10, 1.0)
+DEFAULT_MAX_ATTEMPTS = 5
+DEFAULT_TIMEOUT_S = 30.0
+MAX_CONCURRENCY = 64
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,100}")
+ENV_NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+RATE_PATTERN = re.compile(r"(\d+)\s*/\s*([a-z]+)", re.IGNORECASE)
+RATE_UNITS = {
+    **dict.fromkeys(("s", "sec", "second"), 1.0),
+    **dict.fromkeys(("min", "minute"), 60.0),
+    **dict.fromkeys(("h", "hr", "hour"), 3600.0),
+}
+SPEC_KINDS = tuple(
+    kind.value for kind in (ValueKind.COLUMN, ValueKind.CONSTANT, ValueKind.TEMPLATE)
+)
+# Key names that could only hold the API key itself.
+SECRET_KEY_WORDS = ("apikey", "token", "secret", "password", "auth")
+ROW_NAME = "row"  # in templates, ``row["Column Name"]`` reaches any column
+TEMPLATE_HINT = (
+    'Templates use jinja2: {{ first_name }}, {{ first_name | title }}, {{ row["Order Id"] }}.'
+)
+
+
+def load_campaign(path: Path) -> Campaign:
+    """Read the campaign file at ``path``; raise one ``ConfigError`` naming the file and line."""
+    path = Path(path)
+    doc = load_yaml(path)
+    if doc.data is None:
+        raise ConfigError(
+            "the campaign file is empty", path=path, hint="Write one with `bulksend init`."
+        )
+    fields = doc.fields()
+    _refuse_secret_keys(fields)
+    fields.check_keys(KEYS)
+    name = _name(fields)
+    channel = _channel(fields)
+    _refuse_keys_for_channel(fields, channel)
+    source = _source(fields)
+    return Campaign(
+        path=path,
+        name=name,
+        channel=channel,
+        template_id=_template_id(fields, channel),
+        source=source,
+        sheet=_excel_only(fields, "sheet", source, EXCEL_SUFFIXES),
+        phone_column=fields.required_text("phone_column", "the column that holds the phones"),
+        default_region=_default_region(fields),
+        variables=_variables(fields, channel),
+        text=_text(fields, channel),
+        header_url=_template_text(fields, "header_url"),
+        contact_name=_template_text(fields, "contact_name"),
+        open_conversation=fields.boolean("open_conversation", default=False),
+        api_url=_api_url(fields),
+        api_key_env=_api_key_env(fields),
+        rate=_rate(fields),
+        burst=fields.whole("burst", default=1, maximum=10_000),
+        concurrency=_concurrency(fields),
+        results_path=_results_path(fields, name),
+        key=fields.text_list("key", "one column name or a list of them"),
+        dedupe=fields.boolean("dedupe", default=True),
+        suppression=_suppression(fields),
+        phone_check=fields.choice("phone_check", PhoneCheck, PhoneCheck.VALID),
+        encoding=_encoding(fields, source),
+        max_attempts=fields.whole("max_attempts", default=DEFAULT_MAX_ATTEMPTS, maximum=100),
+        timeout_s=fields.seconds("timeout", default=DEFAULT_TIMEOUT_S, maximum=600),
+    )
+
+
+def _refuse_secret_keys(fields: Fields) -> None:
+    for key in fields.data:
+        squashed = re.sub(r"[^a-z]", "", key.lower())
+        if any(word in squashed for word in SECRET_KEY_WORDS):
+            # Never echo the value: it is probably the key itself.
+            raise fields.key_error(
+                key,
+                f"`{key}`: the API key never goes in the campaign file",
+                hint=(
+                    "Remove that line (and rotate the key if the file was shared), then put the "
+                    f"key in an environment variable: `export {DEFAULT_API_KEY_ENV}=...`, or "
+                    "name another variable with `api_key_env:`."
+                ),
+            )
+
+
+def _name(fields: Fields) -> str:
+    name = fields.required_text("name", "a short campaign name such as spring-sale")
+    if not NAME_PATTERN.fullmatch(name):
+        raise fields.error(
+            "name",
+            f"`name` may hold only letters, digits, - and _ (got {name[:60]!r})",
+            hint="For example: name: spring-sale-2024",
+        )
+    return name
+
+
+def _channel(fields: Fields) -> Channel:
+    hint = "Write `channel: whatsapp`, `channel: sms` or `channel: vbm`."
+    text = fields.text("channel", required=True, hint=hint)
+    assert text is not None
+    try:
+        return Channel(text.lower())
+    except ValueError:
+        guess = did_you_mean(text, [channel.value for channel in Channel])
+        if guess:
+            hint = f"Did you mean `{guess}`? " + hint
+        raise fields.error("channel", f"unknown channel `{text}`", hint=hint) from None
+
+
+def _refuse_keys_for_channel(fields: Fields, channel: Channel) -> None:
+    if channel is Channel.SMS:
+        for key in ("template_id", "variables", "header_url"):
+            if key in fields.data:
+                raise fields.key_error(
+                    key,
+                    f"`{key}` does not apply to SMS: an SMS is free text",
+                    hint="Remove it and write the message in `text:`.",
+                )
+        return
+    if "text" in fields.data:
+        raise fields.key_error(
+            "text",
+            f"`text` is for SMS only: {channel.value} sends a template",
+            hint="Remove `text:` and map the template's placeholders in `variables:`.",
+        )
+    if not channel.accepts_contact_name and "contact_name" in fields.data:
+        raise fields.key_error(
+            "contact_name",
+            "`contact_name` does not apply to vbm: the API has no contact name for Viber",
+            hint="Remove the `contact_name:` line.",
+        )
+
+
+def _template_id(fields: Fields, channel: Channel) -> int | None:
+    if not channel.uses_template:
+        return None
+    fields.require(
+        "template_id",
+        hint=f"{channel.value} sends a template: write its number, e.g. template_id: 539",
+    )
+    return fields.integer("template_id", default=None, minimum=1, maximum=2**63 - 1)
+
+
+def _sheet_path(fields: Fields, key: str, *, required: bool) -> Path | None:
+    path = fields.path(key, required=required, hint=f"Write `{key}:` with the spreadsheet's path.")
+    if path is None:
+        return None
+    suffix = path.suffix.lower()
+    if suffix not in SHEET_SUFFIXES:
+        kind = f"a {suffix} file" if suffix else "a file without an extension"
+        raise fields.error(
+            key,
+            f"`{key}` is {kind}; bulksend reads " + ", ".join(SHEET_SUFFIXES),
+            hint="Open it in Excel or LibreOffice and save it as .xlsx or .csv.",
+        )
+    if not path.is_file():
+        raise fields.error(
+            key,
+            f"`{key}` file not found: {path}",
+            hint=f"Paths are relative to the campaign file's folder ({path.parent}).",
+        )
+    return path
+
+
+def _source(fields: Fields) -> Path:
+    path = _sheet_path(fields, "source", required=True)
+    assert path is not None
+    return path
+
+
+def _suppression(fields: Fields) -> Path | None:
+    return _sheet_path(fields, "suppression", required=False)
+
+
+def _excel_only(fields: Fields, key: str, source: Path, suffixes: tuple[str, ...]) -> str | None:
+    value = fields.text(key)
+    if value is not None and source.suffix.lower() not in suffixes:
+        raise fields.error(
+            key,
+            f"`{key}` applies only to Excel files, and {source.name} is not one",
+            hint=f"Remove the `{key}:` line.",
+        )
+    return value
+
+
+def _encoding(fields: Fields, source: Path) -> str | None:
+    value = fields.text("encoding")
+    if value is None:
+        return None
+    if source.suffix.lower() in EXCEL_SUFFIXES:
+        raise fields.error(
+            "encoding",
+            f"`encoding` applies only to CSV and text files, and {source.name} is an Excel file",
+            hint="Remove the `encoding:` line.",
+        )
+    try:
+        codecs.lookup(value)
+    except LookupError:
+        raise fields.error(
+            "encoding",
+            f"unknown encoding `{value}`",
+            hint="Use one such as utf-8, utf-16 or cp1252, or remove the line to detect it.",
+        ) from None
+    return value
+
+
+def _default_region(fields: Fields) -> str | None:
+    value = fields.text("default_region")
+    if value is None:
+        return None
+    region = value.upper()
+    if region in phonenumbers.SUPPORTED_REGIONS:
+        return region
+    hint = "Use a two-letter ISO 3166 country code such as US, GB, DE or IN."
+    if region == "UK":
+        hint = "The code for the United Kingdom is GB."
+    raise fields.error("default_region", f"`{value}` is not a country code", hint=hint)
+
+
+def _variables(
+    fields: Fields, channel: Channel
+) -> tuple[ValueSpec, ...] | Mapping[str, tuple[ValueSpec, ...]] | None:
+    if not fields.has("variables"):
+        return None
+    value = fields.data["variables"]
+    where = fields.at("variables")
+    if isinstance(value, list):
+        return _spec_list(fields.doc, where)
+    if not isinstance(value, dict):
+        raise fields.error(
+            "variables",
+            f"`variables` must be a list or a mapping of sections, not {describe(value)}",
+            hint="A list for body-only templates; header:, body:, footer:, buttons: otherwise.",
+        )
+    sections = fields.doc.fields(where, what="`variables`")
+    if channel is Channel.VBM and "buttons" in value:
+        raise sections.key_error(
+            "buttons",
+            "VBM templates have no `buttons` section",
+            hint="Use header:, body: and footer: only.",
+        )
+    sections.check_keys(channel.sections, what=f"section for {channel.value}")
+    result: dict[str, tuple[ValueSpec, ...]] = {}
+    for section in channel.sections:
+        items = value.get(section)
+        if items is not None and not isinstance(items, list):
+            raise sections.error(section, f"`variables.{section}` must be a list")
+        result[section] = _spec_list(fields.doc, (*where, section)) if items else ()
+    return MappingProxyType(result)
+
+
+def _spec_list(doc: YamlDocument, where: Where) -> tuple[ValueSpec, ...]:
+    items: list[Any] = doc.value_at(where)
+    return tuple(_spec(doc, (*where, index)) for index in range(len(items)))
+
+
+def _spec(doc: YamlDocument, where: Where) -> ValueSpec:
+    value = doc.value_at(where)
+    line = doc.line(where)
+    hint = "Write a column name, {value: text}, {template: ...} or {column: name, default: text}."
+    if value is None or isinstance(value, list):
+        raise doc.error(
+            f"a variable must be a column name or a mapping, not {describe(value)}",
+            where,
+            hint=hint,
+        )
+    if not isinstance(value, dict):
+        text = doc.scalar_text(where, "variable", hint=hint)
+        return ValueSpec(ValueKind.COLUMN, text, None, line)
+    item = doc.fields(where, what="a variable")
+    item.check_keys((*SPEC_KINDS, "default"), what="variable key")
+    kinds = [kind for kind in SPEC_KINDS if kind in value]
+    if len(kinds) != 1:
+        raise doc.error(
+            "a variable needs exactly one of column:, value: or template:", where, hint=hint
+        )
+    kind = ValueKind(kinds[0])
+    source = item.text(kind.value, required=True)
+    assert source is not None
+    if kind is ValueKind.TEMPLATE:
+        _compile(doc, item.at(kind.value), source, "template")
+    default = None
+    if "default" in value:
+        if kind is ValueKind.CONSTANT:
+            raise item.key_error("default", "`default` applies to column: and template: only")
+        default = (
+            "" if value["default"] is None else item.scalar_text(item.at("default"), "default")
+        )
+    return ValueSpec(kind, source, default, line)
+
+
+def _text(fields: Fields, channel: Channel) -> str | None:
+    if channel is not Channel.SMS:
+        return None
+    fields.require("text", hint='SMS campaigns need the message: text: "Hi {{ first_name }}, ..."')
+    return _template_text(fields, "text")
+
+
+def _template_text(fields: Fields, key: str) -> str | None:
+    text = fields.text(key)
+    if text is not None:
+        _compile(fields.doc, fields.at(key), text, f"`{key}`")
+    return text
+
+
+def new_template_environment() -> SandboxedEnvironment:
+    """The jinja2 settings every campaign template runs under: sandboxed, undefined is an error."""
+    return SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+
+
+def _compile(doc: YamlDocument, where: Where, text: str, label: str) -> None:
+    try:
+        new_template_environment().from_string(text)
+    except TemplateSyntaxError as error:
+        spot = doc.spot(where)
+        line = doc.line(where)
+        if line is not None and error.lineno:
+            line += error.lineno - (0 if spot and spot.block else 1)
+        shown = text if len(text) <= 80 else text[:77] + "..."
+        raise ConfigError(
+            f"{label} is not a valid template ({error.message}): {shown}",
+            path=doc.path,
+            line=line,
+            hint=TEMPLATE_HINT,
+        ) from None
+
+
+def _api_url(fields: Fields) -> str:
+    text = fields.text("api_url")
+    if text is None:
+        return DEFAULT_API_URL
+    if text.lower() == SANDBOX_URL_WORD:
+        return SANDBOX_URL_WORD
+    hint = f"For example: api_url: {DEFAULT_API_URL} (or api_url: sandbox for the simulator)."
+    parts = urlsplit(text)
+    scheme = parts.scheme.lower()
+    try:
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        host = None
+    if scheme not in ("http", "https") or not host:
+        raise fields.error("api_url", "`api_url` must be a web address", hint=hint)
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise fields.error(
+            "api_url",
+            "`api_url` must not carry a user, password or query",
+            hint="The API key comes from the variable named by `api_key_env`, never the URL.",
+        )
+    if scheme == "http" and host.lower() not in LOOPBACK_HOSTS:
+        raise fields.error(
+            "api_url",
+            "`api_url` uses plain http://, which would send the API key unencrypted",
+            hint="Use https://. Plain http is allowed only for 127.0.0.1, localhost and ::1.",
+        )
+    path = parts.path.rstrip("/") or "/api/v1"
+    if not path.endswith("/api/v1"):
+        raise fields.error("api_url", "`api_url` must end in /api/v1", hint=hint)
+    return urlunsplit((scheme, parts.netloc, path, "", ""))
+
+
+def _api_key_env(fields: Fields) -> str:
+    text = fields.text("api_key_env")
+    if text is None:
+        return DEFAULT_API_KEY_ENV
+    hint = (
+        f"Write the variable's name, e.g. api_key_env: {DEFAULT_API_KEY_ENV}, and set it outside."
+    )
+    # An API key pasted here must not be echoed back, so the messages never quote the value.
+    looks_like_key = len(text) >= 20 and "_" not in text and any(c.isdigit() for c in text)
+    if looks_like_key or not ENV_NAME_PATTERN.fullmatch(text):
+        raise fields.error(
+            "api_key_env",
+            "`api_key_env` must be the name of an environment variable, not the API key itself",
+            hint=hint + " If the key was pasted here, rotate it.",
+        )
+    return text
+
+
+def _rate(fields: Fields) -> Rate:
+    if not fields.has("rate"):
+        return DEFAULT_RATE
+    hint = "Write a count per second, minute or hour: 10/s, 300/min or 5000/h."
+    value = fields.data["rate"]
+    match = RATE_PATTERN.fullmatch(value.strip()) if isinstance(value, str) else None
+    unit = match.group(2).lower().removesuffix("s") if match else ""
+    unit = unit or ("s" if match and match.group(2).lower() == "s" else "")
+    if not match or unit not in RATE_UNITS:
+        raise fields.error("rate", f"`rate` must look like 10/s, not {value!r}", hint=hint)
+    count = int(match.group(1))
+    if not 1 <= count <= 1_000_000:
+        raise fields.error("rate", "`rate` must allow at least one request", hint=hint)
+    return Rate(count, RATE_UNITS[unit])
+
+
+def _concurrency(fields: Fields) -> int | None:
+    if str(fields.data.get("concurrency", "auto")).strip().lower() == "auto":
+        return None
+    hint = f"Write `auto` or a whole number from 1 to {MAX_CONCURRENCY}."
+    value = fields.data["concurrency"]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise fields.error(
+            "concurrency",
+            f"`concurrency` must be auto or a number, not {describe(value)}",
+            hint=hint,
+        )
+    return fields.integer("concurrency", default=None, minimum=1, maximum=MAX_CONCURRENCY)
+
+
+def _results_path(fields: Fields, name: str) -> Path:
+    path = fields.path("results") or fields.doc.path.absolute().parent / "results" / f"{name}.csv"
+    if path.suffix.lower() != ".csv":
+        raise fields.error(
+            "results", "`results` must be a .csv file", hint=f"For example: results/{name}.csv"
+        )
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# Column references, for validate to check against the sheet's header.
+
+
+def template_columns(text: str) -> set[str]:
+    """Column names a jinja2 template reads: bare names and ``row["..."]`` / ``row.name``."""
+    environment = new_template_environment()
+    tree = environment.parse(text)
+    names = meta.find_undeclared_variables(tree) - set(environment.globals) - {ROW_NAME}
+    for node in tree.find_all((nodes.Getitem, nodes.Getattr)):
+        if not (isinstance(node.node, nodes.Name) and node.node.name == ROW_NAME):
+            continue
+        if isinstance(node, nodes.Getattr) and node.attr not in dir(dict):
+            names.add(node.attr)
+        elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+            names.add(str(node.arg.value))
+    return names
+
+
+def _specs(campaign: Campaign) -> Iterator[ValueSpec]:
+    variables = campaign.variables
+    if isinstance(variables, Mapping):
+        for specs in variables.values():
+            yield from specs
+    elif variables:
+        yield from variables
+
+
+def referenced_columns(campaign: Campaign) -> set[str]:
+    """Every column the campaign reads: phone, key, variables and names inside templates."""
+    columns = {campaign.phone_column, *(campaign.key or ())}
+    for spec in _specs(campaign):
+        if spec.kind is ValueKind.COLUMN:
+            columns.add(spec.source)
+        elif spec.kind is ValueKind.TEMPLATE:
+            columns |= template_columns(spec.source)
+    for text in (campaign.text, campaign.header_url, campaign.contact_name):
+        if text:
+            columns |= template_columns(text)
+    return columns
