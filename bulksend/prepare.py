@@ -1,14 +1,25 @@
 """Streams a campaign's sheet into prepared rows: checked, rendered, deduplicated, suppressed.
 
-The dataclasses here are the contract the sending engine consumes.
+The dataclasses ``Disposition`` and ``PreparedRow`` are the contract the sending engine consumes;
+``iter_prepared_rows`` produces them, one per data row, in sheet order, holding no list of rows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import difflib
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
+
+from bulksend.campaign import Campaign
+from bulksend.errors import ConfigError, InputFileError
+from bulksend.render import BodyRenderer, RowProblem, compile_body
+from bulksend.sms import SmsInfo
+from bulksend.templates import Template
+
+KEY_SEPARATOR = " | "  # joins the key columns' values into one readable identity
 
 
 class Disposition(StrEnum):
@@ -26,3 +37,196 @@ class PreparedRow:
     reason: str = ""  # why invalid or skipped, written for the user
     body: Mapping[str, Any] | None = None  # the exact JSON body of the send request
     segments: int | None = None  # SMS only
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedRow:
+    """A prepared row with what validate reports beside it."""
+
+    prepared: PreparedRow
+    values: Mapping[str, str]  # the row's cells by column, as read
+    category: str = ""  # stable grouping of the reason for summaries; "" when sendable
+    sms: SmsInfo | None = None
+
+
+def resolve(campaign: Campaign, path: Path) -> Path:
+    """Paths in the campaign file are relative to the file's folder."""
+    return path if path.is_absolute() else campaign.path.parent / path
+
+
+def iter_prepared_rows(
+    campaign: Campaign,
+    *,
+    sheet: Any | None = None,
+    template: Template | None = None,
+    suppressed: frozenset[str] | None = None,
+) -> Iterator[PreparedRow]:
+    """Every data row of the campaign's sheet as a ``PreparedRow``, streamed in sheet order.
+
+    ``sheet``: an already open ``sheets.Sheet`` (otherwise the campaign's source is opened and
+    closed here). ``template``: when known, a header URL is only sent for a media header.
+    ``suppressed``: E.164 phones never to message (default: the campaign's ``suppression:``
+    list). Raises ``ConfigError`` (unknown column, broken template) before the first row and
+    ``InputFileError`` for an unreadable or header-only sheet.
+    """
+    for checked in iter_checked_rows(
+        campaign, sheet=sheet, template=template, suppressed=suppressed
+    ):
+        yield checked.prepared
+
+
+def iter_checked_rows(
+    campaign: Campaign,
+    *,
+    sheet: Any | None = None,
+    template: Template | None = None,
+    suppressed: frozenset[str] | None = None,
+) -> Iterator[CheckedRow]:
+    """``iter_prepared_rows`` with each row's cells and reason category (for validate)."""
+    renderer = compile_body(campaign, template=template)
+    if suppressed is None:
+        suppressed = load_suppression(campaign)
+    if sheet is not None:
+        yield from _check_sheet(campaign, sheet, renderer, suppressed)
+        return
+    from bulksend.sheets import open_sheet
+
+    source = resolve(campaign, campaign.source)
+    with open_sheet(source, sheet=campaign.sheet, encoding=campaign.encoding) as opened:
+        yield from _check_sheet(campaign, opened, renderer, suppressed)
+
+
+def load_suppression(campaign: Campaign) -> frozenset[str]:
+    if campaign.suppression is None:
+        return frozenset()
+    from bulksend.phonelist import load_phone_list
+
+    loaded = load_phone_list(
+        resolve(campaign, campaign.suppression), default_region=campaign.default_region
+    )
+    return frozenset(getattr(loaded, "phones", loaded))
+
+
+def _check_sheet(
+    campaign: Campaign, sheet: Any, renderer: BodyRenderer, suppressed: frozenset[str]
+) -> Iterator[CheckedRow]:
+    source = resolve(campaign, campaign.source)
+    check_columns(campaign, list(sheet.columns), needed_columns(campaign, renderer), source)
+    checker = RowChecker(campaign, renderer, suppressed)
+    count = 0
+    for sheet_row in sheet.rows():
+        count += 1
+        yield checker.check(sheet_row.row_number, sheet_row.values)
+    if count == 0:
+        raise InputFileError(
+            "has a header but no data rows",
+            path=source,
+            hint="Add the recipients below the header row, or point source: at the right file.",
+        )
+
+
+def needed_columns(campaign: Campaign, renderer: BodyRenderer) -> dict[str, str]:
+    """Every column the campaign reads -> the setting that reads it."""
+    needed = {campaign.phone_column: "phone_column"}
+    for column in campaign.key or ():
+        needed.setdefault(column, "key")
+    for column, label in renderer.columns.items():
+        needed.setdefault(column, label)
+    return needed
+
+
+def check_columns(
+    campaign: Campaign, columns: Sequence[str], needed: Mapping[str, str], source: Path
+) -> None:
+    """``ConfigError`` for the first needed column the sheet lacks, with close matches."""
+    present = set(columns)
+    for column, used_by in needed.items():
+        if column in present:
+            continue
+        by_case = {name.casefold(): name for name in columns}
+        close = difflib.get_close_matches(column, columns, n=3, cutoff=0.6)
+        if column.casefold() in by_case and by_case[column.casefold()] not in close:
+            close.insert(0, by_case[column.casefold()])
+        guess = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise ConfigError(
+            f"column {column!r} (used by {used_by}) is not in {source.name}.{guess}",
+            path=campaign.path,
+            hint="Its columns are: " + ", ".join(repr(c) for c in columns),
+        )
+
+
+class RowChecker:
+    """Turns one sheet row into a ``CheckedRow``; remembers identities for dedupe.
+
+    Dedupe keeps a dict from a 64-bit number per identity to the first row number, not the rows:
+    an E.164 phone is its own digits (exact); other identities use Python's string hash, whose
+    collisions are vanishingly rare at a few million rows.
+    """
+
+    def __init__(
+        self, campaign: Campaign, renderer: BodyRenderer, suppressed: frozenset[str]
+    ) -> None:
+        self.campaign = campaign
+        self.renderer = renderer
+        self.suppressed = suppressed
+        self.first_row_of: dict[int, int] = {}
+
+    def check(self, row_number: int, values: Mapping[str, str]) -> CheckedRow:
+        raw_phone = values.get(self.campaign.phone_column, "")
+        e164, phone_problem = self.normalize(raw_phone)
+        phone = e164 or raw_phone
+        identity = self.identity(row_number, values, e164)
+
+        def row(disposition: Disposition, reason: str = "", **extra: Any) -> PreparedRow:
+            return PreparedRow(row_number, identity, phone, disposition, reason, **extra)
+
+        if e164 is not None and e164 in self.suppressed:
+            return CheckedRow(row(Disposition.SKIPPED, "suppressed"), values, "suppressed")
+        rendered = self.renderer.render(phone, values)
+        problems = ([phone_problem] if phone_problem else []) + list(rendered.problems)
+        segments = rendered.sms.segments if rendered.sms else None
+        if problems:
+            reason = "; ".join(problem.message for problem in problems)
+            invalid = row(Disposition.INVALID, reason, segments=segments)
+            return CheckedRow(invalid, values, problems[0].category, rendered.sms)
+        first = self.first_occurrence(row_number, identity, e164)
+        if first is not None:
+            duplicate = row(Disposition.SKIPPED, f"duplicate of row {first}", segments=segments)
+            return CheckedRow(duplicate, values, "duplicate", rendered.sms)
+        sendable = row(Disposition.SENDABLE, body=rendered.body, segments=segments)
+        return CheckedRow(sendable, values, "", rendered.sms)
+
+    def normalize(self, raw_phone: str) -> tuple[str | None, RowProblem | None]:
+        from bulksend.phones import normalize_phone
+
+        column = self.campaign.phone_column
+        if not raw_phone:
+            return None, RowProblem(
+                "missing phone",
+                f"the phone cell (column {column!r}) is empty; fill it or remove the row",
+            )
+        result = normalize_phone(
+            raw_phone,
+            default_region=self.campaign.default_region,
+            check=str(self.campaign.phone_check),
+        )
+        if result.e164 is not None:
+            return result.e164, None
+        reason = result.reason or "not a valid phone number"
+        return None, RowProblem(f"invalid phone: {reason}", f"phone {raw_phone!r}: {reason}")
+
+    def identity(self, row_number: int, values: Mapping[str, str], e164: str | None) -> str:
+        key = self.campaign.key
+        if key:
+            phone_column = self.campaign.phone_column
+            parts = [e164 if c == phone_column and e164 else values.get(c, "") for c in key]
+            return KEY_SEPARATOR.join(parts) if any(parts) else f"row:{row_number}"
+        return e164 or values.get(self.campaign.phone_column, "") or f"row:{row_number}"
+
+    def first_occurrence(self, row_number: int, identity: str, e164: str | None) -> int | None:
+        """The row that already holds ``identity``, or None (and remember this row)."""
+        if not self.campaign.dedupe or identity.startswith("row:"):
+            return None
+        number = int(e164[1:]) if identity == e164 and e164[1:].isdigit() else hash(identity)
+        first = self.first_row_of.setdefault(number, row_number)
+        return None if first == row_number else first

@@ -1,0 +1,228 @@
+"""``validate_campaign()``: read every row once, send nothing, report what a send would do.
+
+The report holds counts (rows read, sendable, invalid grouped by reason, duplicates, suppressed,
+SMS segments), a masked preview of the first request bodies and the template check; the rows that
+will not be sent go to the rejects file. Library only: the CLI prints, a cron job reads fields.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bulksend.campaign import Campaign
+from bulksend.errors import ApiUnreachableError, CampaignRefusedError
+from bulksend.prepare import CheckedRow, Disposition, iter_checked_rows, resolve
+from bulksend.rejects import RejectsWriter
+from bulksend.render import check_template
+from bulksend.templates import Template
+
+# done, total (None when unknown), unit: called every PROGRESS_EVERY rows and at the end.
+ProgressCallback = Callable[[int, int | None, str], None]
+FetchTemplate = Callable[[int], Template]
+PROGRESS_EVERY = 1000
+MAX_REASON_CATEGORIES = 50  # beyond this, reasons share "other" so memory stays flat
+OTHER_CATEGORY = "other reasons"
+
+
+@dataclass(frozen=True)
+class ReasonCount:
+    category: str
+    count: int
+    example_row: int
+    example_reason: str
+
+
+@dataclass(frozen=True)
+class PreviewItem:
+    row_number: int
+    body: Mapping[str, Any]  # the request body with the phone masked
+
+
+@dataclass(frozen=True)
+class TemplateCheck:
+    checked: bool
+    note: str = ""  # why it was not checked
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    campaign_name: str
+    channel: str
+    source: Path
+    rows_read: int
+    sendable: int
+    invalid: int
+    duplicates: int
+    suppressed: int
+    invalid_reasons: tuple[ReasonCount, ...]  # most frequent first
+    sms_segments: int  # over sendable rows
+    sms_encodings: Mapping[str, int]  # encoding -> sendable rows
+    preview: tuple[PreviewItem, ...]
+    template: TemplateCheck
+    rejects_path: Path
+    rejected: int  # rows written to the rejects file
+
+    @property
+    def can_send(self) -> bool:
+        return self.sendable > 0 and not self.template.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data (``--json``)."""
+        return {
+            "campaign": self.campaign_name,
+            "channel": self.channel,
+            "source": str(self.source),
+            "can_send": self.can_send,
+            "rows_read": self.rows_read,
+            "sendable": self.sendable,
+            "invalid": self.invalid,
+            "duplicates": self.duplicates,
+            "suppressed": self.suppressed,
+            "invalid_reasons": [vars(reason) for reason in self.invalid_reasons],
+            "sms_segments": self.sms_segments,
+            "sms_encodings": dict(self.sms_encodings),
+            "preview": [{"row": p.row_number, "body": dict(p.body)} for p in self.preview],
+            "template": {
+                "checked": self.template.checked,
+                "note": self.template.note,
+                "problems": list(self.template.problems),
+            },
+            "rejects_path": str(self.rejects_path),
+            "rejected": self.rejected,
+        }
+
+
+def validate_campaign(
+    campaign: Campaign,
+    *,
+    template: Template | None = None,
+    fetch_template: FetchTemplate | None = None,
+    preview: int = 3,
+    progress: ProgressCallback | None = None,
+) -> ValidationReport:
+    """Check every row of ``campaign`` and write its rejects file; sends nothing.
+
+    The template is ``template`` or what ``fetch_template(template_id)`` returns; a refusal
+    becomes a template problem, an unreachable API a note. Raises ``ConfigError`` or
+    ``InputFileError`` for what stops every row (unknown column, header-only sheet...).
+    """
+    from bulksend.phones import mask_phone
+    from bulksend.sheets import open_sheet
+
+    template, template_check = resolve_template(campaign, template, fetch_template)
+    tally = Tally(preview_size=max(preview, 0), mask=mask_phone)
+    source = resolve(campaign, campaign.source)
+    with (
+        open_sheet(source, sheet=campaign.sheet, encoding=campaign.encoding) as sheet,
+        RejectsWriter(campaign.rejects_path, sheet.columns) as rejects,
+    ):
+        rows = iter_checked_rows(campaign, sheet=sheet, template=template)
+        for checked in rows:
+            tally.add(checked)
+            if checked.prepared.disposition is not Disposition.SENDABLE:
+                rejects.write(checked)
+            if progress is not None and tally.rows_read % PROGRESS_EVERY == 0:
+                progress(sheet.progress_done, sheet.progress_total, sheet.progress_unit)
+        if progress is not None:
+            progress(sheet.progress_done, sheet.progress_total, sheet.progress_unit)
+    return tally.report(campaign, source, template_check, rejects)
+
+
+def resolve_template(
+    campaign: Campaign, template: Template | None, fetch_template: FetchTemplate | None
+) -> tuple[Template | None, TemplateCheck]:
+    """The template to render against, and what checking it found."""
+    if not campaign.channel.uses_template or campaign.template_id is None:
+        return None, TemplateCheck(False, f"{campaign.channel.value} has no templates")
+    if template is None and fetch_template is not None:
+        try:
+            template = fetch_template(campaign.template_id)
+        except CampaignRefusedError as error:
+            return None, TemplateCheck(True, problems=(str(error),))
+        except ApiUnreachableError as error:
+            note = f"the template was not checked: the API could not be reached ({error})"
+            return None, TemplateCheck(False, note)
+    if template is None:
+        return None, TemplateCheck(False, "the template was not checked")
+    return template, TemplateCheck(True, problems=tuple(check_template(campaign, template)))
+
+
+@dataclass
+class Tally:
+    """Running counts over the checked rows; bounded in size whatever the row count."""
+
+    preview_size: int
+    mask: Callable[[str], str]
+    rows_read: int = 0
+    counts: Counter[Disposition] = field(default_factory=Counter)
+    duplicates: int = 0
+    suppressed: int = 0
+    reasons: dict[str, list[Any]] = field(default_factory=dict)  # [count, row, reason]
+    sms_segments: int = 0
+    sms_encodings: Counter[str] = field(default_factory=Counter)
+    preview: list[PreviewItem] = field(default_factory=list)
+
+    def add(self, checked: CheckedRow) -> None:
+        row = checked.prepared
+        self.rows_read += 1
+        self.counts[row.disposition] += 1
+        if row.disposition is Disposition.SENDABLE:
+            self._add_sendable(checked)
+        elif row.disposition is Disposition.INVALID:
+            self._add_reason(checked)
+        elif checked.category == "suppressed":
+            self.suppressed += 1
+        else:
+            self.duplicates += 1
+
+    def _add_sendable(self, checked: CheckedRow) -> None:
+        row = checked.prepared
+        if checked.sms is not None:
+            self.sms_segments += checked.sms.segments
+            self.sms_encodings[checked.sms.encoding.value] += 1
+        if len(self.preview) < self.preview_size and row.body is not None:
+            body = {**row.body, "destination_phone": self.mask(row.phone)}
+            self.preview.append(PreviewItem(row.row_number, body))
+
+    def _add_reason(self, checked: CheckedRow) -> None:
+        category = checked.category
+        if category not in self.reasons and len(self.reasons) >= MAX_REASON_CATEGORIES:
+            category = OTHER_CATEGORY
+        entry = self.reasons.setdefault(
+            category, [0, checked.prepared.row_number, checked.prepared.reason]
+        )
+        entry[0] += 1
+
+    def report(
+        self,
+        campaign: Campaign,
+        source: Path,
+        template: TemplateCheck,
+        rejects: RejectsWriter,
+    ) -> ValidationReport:
+        reasons = sorted(
+            (ReasonCount(category, *entry) for category, entry in self.reasons.items()),
+            key=lambda reason: (-reason.count, reason.example_row),
+        )
+        return ValidationReport(
+            campaign_name=campaign.name,
+            channel=campaign.channel.value,
+            source=source,
+            rows_read=self.rows_read,
+            sendable=self.counts[Disposition.SENDABLE],
+            invalid=self.counts[Disposition.INVALID],
+            duplicates=self.duplicates,
+            suppressed=self.suppressed,
+            invalid_reasons=tuple(reasons),
+            sms_segments=self.sms_segments,
+            sms_encodings=dict(self.sms_encodings),
+            preview=tuple(self.preview),
+            template=template,
+            rejects_path=rejects.path,
+            rejected=rejects.count,
+        )
