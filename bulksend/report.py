@@ -7,13 +7,17 @@ file. The renderers (text here, HTML and XLSX in their own modules) only format 
 
 from __future__ import annotations
 
+import csv
 import math
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from bulksend.campaign import Campaign
+from bulksend.errors import InputFileError
 from bulksend.results import Outcome, ResultRecord
 
 # A WhatsApp "deleted" happens after delivery, so it counts as delivered in the funnel.
@@ -278,6 +282,67 @@ def summarize(
     )
 
 
+def iter_results(path: Path) -> Iterator[ResultRecord]:
+    """The results file's records, one per recipient: the last line per identity wins.
+
+    A compacted file (the state after every clean run) is streamed as it is. A journal left by
+    an interrupted send still holds ``pending`` lines and earlier lines of retried rows; it is
+    read twice, the first time noting the last line of each identity (a dict of two ints per
+    recipient, not the records).
+    """
+    if not _has_pending(path):
+        yield from _read_records(path)
+        return
+    last_line: dict[int, int] = {}
+    for index, record in enumerate(_read_records(path)):
+        last_line[hash(record.identity)] = index
+    for index, record in enumerate(_read_records(path)):
+        if last_line.get(hash(record.identity)) == index:
+            yield record
+
+
+def _has_pending(path: Path) -> bool:
+    return any(record.outcome is Outcome.PENDING for record in _read_records(path))
+
+
+def _read_records(path: Path) -> Iterator[ResultRecord]:
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            if header is None:
+                return
+            for line_number, cells in enumerate(reader, start=2):
+                yield _parse(path, header, cells, line_number)
+    except FileNotFoundError as error:
+        raise InputFileError(
+            "there is no results file yet.", path=path, hint="Run `bulksend send` first."
+        ) from error
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise InputFileError(f"cannot read the results file: {error}", path=path) from error
+
+
+def _parse(path: Path, header: list[str], cells: list[str], line_number: int) -> ResultRecord:
+    try:
+        return ResultRecord.from_csv_row(header, cells)
+    except (KeyError, ValueError) as error:
+        raise InputFileError(
+            f"line {line_number} is not a results line ({error}).",
+            path=path,
+            hint="The results file was edited by hand; restore it from the last good copy.",
+        ) from error
+
+
+def build_report(campaign: Campaign) -> Report:
+    """The campaign's numbers from its results file; InputFileError when there is none."""
+    return summarize(
+        iter_results(campaign.results_path),
+        campaign_name=campaign.name,
+        channel=campaign.channel.value,
+        results_path=str(campaign.results_path),
+    )
+
+
 def build_timeline(per_second: Mapping[tuple[int, str], int]) -> tuple[TimeBucket, ...]:
     """Rebin per-second outcome counts into at most ``TIMELINE_BUCKETS`` round-width buckets."""
     if not per_second:
@@ -301,76 +366,3 @@ def _bucket_width(span_s: int) -> int:
         if math.ceil(span_s / width) <= TIMELINE_BUCKETS:
             return width
     return _DAY_S * math.ceil(span_s / (_DAY_S * TIMELINE_BUCKETS))
-
-
-def iter_reason_lines(report: Report, *, limit: int = 10) -> Iterator[str]:
-    """The ranked reasons as short lines for the terminal."""
-    for reason in report.reasons[:limit]:
-        code = f" [code {reason.error_code}]" if reason.error_code is not None else ""
-        yield (
-            f"  {reason.count:>7}  {reason.outcome}{code}: {reason.reason}"
-            f"  (e.g. row {reason.example_row}, {reason.example_phone})"
-        )
-    if len(report.reasons) > limit:
-        yield f"  ... and {len(report.reasons) - limit} more reasons (see --html or --json)"
-
-
-def format_duration(seconds: float | None) -> str:
-    """1h 02m 03s style; "-" when unknown."""
-    if seconds is None:
-        return "-"
-    whole = int(round(seconds))
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h {minutes:02d}m {secs:02d}s"
-    if minutes:
-        return f"{minutes}m {secs:02d}s"
-    return f"{secs}s"
-
-
-def format_rate(rate_per_s: float | None) -> str:
-    if rate_per_s is None:
-        return "-"
-    return f"{rate_per_s:.2f}/s ({rate_per_s * 60:.0f}/min)"
-
-
-def percent(part: int, whole: int) -> str:
-    return f"{100 * part / whole:.1f}%" if whole else "-"
-
-
-def render_text(report: Report) -> str:
-    """The report for a terminal: plain lines, no colour."""
-    funnel = report.funnel
-    lines = [
-        f"Campaign {report.campaign_name} ({report.channel}): {report.rows} rows"
-        f" in {report.results_path}",
-        "",
-        "Outcomes:",
-        *(
-            f"  {name:<10} {count:>7}  {percent(count, report.rows):>6}"
-            for name, count in report.outcomes.items()
-            if count
-        ),
-        "",
-        "Delivery (of sent rows):",
-        f"  sent       {funnel.sent:>7}",
-        f"  delivered  {funnel.delivered:>7}  {percent(funnel.delivered, funnel.sent):>6}",
-        f"  read       {funnel.read:>7}  {percent(funnel.read, funnel.sent):>6}",
-        f"  failed     {funnel.failed:>7}  {percent(funnel.failed, funnel.sent):>6}",
-        f"  no final status yet {funnel.awaiting}"
-        + (f" (never checked: {funnel.never_checked})" if funnel.never_checked else ""),
-    ]
-    if report.segments_sent:
-        lines.append(f"  SMS segments sent {report.segments_sent}")
-    lines += [
-        "",
-        f"Duration {format_duration(report.duration_s)}, achieved rate "
-        f"{format_rate(report.rate_per_s)}",
-    ]
-    if report.reasons:
-        lines += ["", "Why rows were not sent or not delivered (most frequent first):"]
-        lines += list(iter_reason_lines(report))
-    if funnel.never_checked:
-        lines += ["", "Run `bulksend status` to fetch delivery statuses."]
-    return "\n".join(lines) + "\n"

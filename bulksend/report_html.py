@@ -6,17 +6,15 @@ Every text that comes from a spreadsheet or the API (phones, reasons, names) goe
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from html import escape
+from pathlib import Path
 
-from bulksend.report import (
-    Report,
-    TimeBucket,
-    format_duration,
-    format_rate,
-    percent,
-)
+from bulksend.errors import InputFileError
+from bulksend.report import Report, TimeBucket
+from bulksend.report_text import format_duration, format_rate, percent
 
 OUTCOME_COLOURS = {
     "sent": "#2e7d32",
@@ -259,3 +257,19 @@ def _reasons_section(report: Report, *, limit: int = 50) -> str:
         "<th>Reason</th><th>Example</th></tr></thead>"
         f"<tbody>{rows}</tbody></table>{note}"
     )
+
+
+def write_html(report: Report, path: Path | str, *, generated_at: datetime) -> None:
+    """Write the page to ``path`` (beside it, then renamed); InputFileError if unwritable."""
+    path = Path(path)
+    partial = path.with_name(path.name + ".partial")
+    try:
+        partial.write_text(render_html(report, generated_at=generated_at), encoding="utf-8")
+        os.replace(partial, path)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        raise InputFileError(
+            f"cannot write the HTML report: {error.strerror or error}",
+            path=path,
+            hint="Choose a folder you can write to.",
+        ) from error

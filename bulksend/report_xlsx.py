@@ -20,7 +20,8 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from bulksend.errors import InputFileError
-from bulksend.report import Report, format_duration, format_rate, percent
+from bulksend.report import Report
+from bulksend.report_text import format_duration, format_rate, percent
 from bulksend.results import COLUMNS, ResultRecord
 
 TEXT_COLUMNS = frozenset(COLUMNS) - {"row", "http_status", "error_code", "attempts", "segments"}

@@ -12,13 +12,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bulksend.report import (
-    build_timeline,
-    format_duration,
-    parse_timestamp,
-    render_text,
-    summarize,
-)
+from bulksend.report import build_timeline, parse_timestamp, summarize
+from bulksend.report_text import format_duration, render_text
 from bulksend.results import COLUMNS, Outcome, ResultRecord
 
 START = datetime(2026, 5, 2, 9, 0, 0, tzinfo=UTC)

@@ -1,0 +1,158 @@
+"""`bulksend report` end to end over a campaign file and a results file written by hand."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+from bulksend.cli import main
+from bulksend.errors import InputFileError
+from bulksend.report import iter_results
+from bulksend.results import COLUMNS, Outcome, ResultRecord
+
+CAMPAIGN = """\
+name: spring
+channel: sms
+source: people.csv
+phone_column: Phone
+text: 'Hi {{ first_name }}'
+api_url: sandbox
+results: out/results.csv
+"""
+
+
+def write_results(path: Path, records: list[ResultRecord]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(COLUMNS)
+        writer.writerows(record.to_csv_row() for record in records)
+
+
+def sent(row: int, phone: str, status: str, at: str) -> ResultRecord:
+    return ResultRecord(
+        row=row,
+        phone=phone,
+        outcome=Outcome.SENT,
+        identity=phone,
+        message_id=str(5100000 + row),
+        http_status=201,
+        attempts=1,
+        updated_at=at,
+        segments=1,
+        delivery_status=status,
+        delivery_detail="Not a mobile subscriber." if status == "failed" else "",
+        status_checked_at="2026-05-02T10:00:00Z" if status else "",
+    )
+
+
+@pytest.fixture
+def campaign_file(tmp_path: Path) -> Path:
+    (tmp_path / "people.csv").write_text(
+        "Phone,first_name\n+447700900002,Ann\n+447700900003,Bo\n+447700900004,Cy\n",
+        encoding="utf-8",
+    )
+    path = tmp_path / "spring.yaml"
+    path.write_text(CAMPAIGN, encoding="utf-8")
+    write_results(
+        tmp_path / "out" / "results.csv",
+        [
+            sent(2, "+447700900002", "delivered", "2026-05-02T09:00:00Z"),
+            sent(3, "+447700900003", "failed", "2026-05-02T09:00:04Z"),
+            ResultRecord(
+                row=4,
+                phone="+447700900004",
+                outcome=Outcome.REJECTED,
+                identity="+447700900004",
+                http_status=400,
+                error_code=3,
+                error="Phone number is not valid E.164.",
+                attempts=1,
+                updated_at="2026-05-02T09:00:02Z",
+            ),
+        ],
+    )
+    return path
+
+
+def test_terminal_report_shows_outcomes_and_funnel(campaign_file: Path) -> None:
+    result = CliRunner().invoke(main, ["report", str(campaign_file)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "Campaign spring (sms): 3 rows" in result.output
+    assert "delivered        1   50.0%" in result.output
+    assert "Not a mobile subscriber." in result.output
+    assert "Phone number is not valid E.164." in result.output
+    assert "SMS segments sent 2" in result.output
+    assert "Duration 4s" in result.output
+
+
+def test_json_report_matches_the_text_numbers(campaign_file: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["report", str(campaign_file), "--json"], catch_exceptions=False
+    )
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert data["rows"] == 3
+    assert data["outcomes"]["sent"] == 2 and data["outcomes"]["rejected"] == 1
+    assert data["funnel"] == {
+        "sent": 2,
+        "delivered": 1,
+        "read": 0,
+        "failed": 1,
+        "awaiting": 0,
+        "never_checked": 0,
+    }
+    assert data["rate_per_s"] == 0.25
+
+
+def test_html_and_xlsx_files_are_written(campaign_file: Path, tmp_path: Path) -> None:
+    html_path, xlsx_path = tmp_path / "r.html", tmp_path / "r.xlsx"
+    result = CliRunner().invoke(
+        main,
+        ["report", str(campaign_file), "--html", str(html_path), "--xlsx", str(xlsx_path)],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    assert f"HTML report written to {html_path}" in result.output
+    assert 'id="funnel-chart"' in html_path.read_text(encoding="utf-8")
+    rows = list(openpyxl.load_workbook(xlsx_path)["Rows"].iter_rows(values_only=True))
+    assert len(rows) == 4 and rows[1][1] == "+447700900002"
+
+
+def test_missing_results_file_is_explained(campaign_file: Path, tmp_path: Path) -> None:
+    (tmp_path / "out" / "results.csv").unlink()
+    result = CliRunner().invoke(main, ["report", str(campaign_file)])
+    assert result.exit_code == 2
+    assert "results.csv: there is no results file yet." in result.output
+    assert "Traceback" not in result.output
+
+
+def test_journal_lines_count_once_per_recipient(tmp_path: Path) -> None:
+    """An interrupted send leaves pending lines and retries; the last line per identity wins."""
+    path = tmp_path / "results.csv"
+    pending = ResultRecord(row=2, phone="+447700900002", outcome=Outcome.PENDING, identity="a")
+    failed = ResultRecord(row=3, phone="+447700900003", outcome=Outcome.FAILED, identity="b")
+    write_results(
+        path,
+        [
+            pending,
+            ResultRecord(row=2, phone="+447700900002", outcome=Outcome.SENT, identity="a"),
+            failed,
+            ResultRecord(row=3, phone="+447700900003", outcome=Outcome.PENDING, identity="b"),
+            ResultRecord(row=4, phone="+447700900004", outcome=Outcome.PENDING, identity="c"),
+        ],
+    )
+    outcomes = [(r.identity, r.outcome) for r in iter_results(path)]
+    assert outcomes == [("a", Outcome.SENT), ("b", Outcome.PENDING), ("c", Outcome.PENDING)]
+
+
+def test_a_hand_edited_results_file_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "results.csv"
+    path.write_text("row,phone,outcome\n2,+447700900002,sent\nx,+1,maybe\n", encoding="utf-8")
+    with pytest.raises(InputFileError, match="line 3 is not a results line"):
+        list(iter_results(path))
