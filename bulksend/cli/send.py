@@ -1,13 +1,337 @@
-"""`bulksend send`: placeholder until its issue lands."""
+"""`bulksend send`: validate, confirm, send with a progress bar, summarise; resumable."""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
 import click
 
-from bulksend.errors import BulksendError
+from bulksend.campaign import RATE_PATTERN, RATE_UNITS, Campaign, Rate, load_campaign
+from bulksend.errors import ConfigError, ExitStatus, NothingToSendError
+from bulksend.results import FINAL_OUTCOMES, Outcome, ResultRecord
+
+if TYPE_CHECKING:
+    from bulksend.engine import SendOptions, SendSummary
+    from bulksend.validate import ValidationReport
+
+LOG_EVERY_S = 5.0
+SIGNAL_EXIT = {signal.SIGINT: ExitStatus.INTERRUPTED, signal.SIGTERM: ExitStatus.TERMINATED}
+HARD_EXIT_FLUSH_S = 1.0
+
+
+def parse_rate_option(text: str) -> Rate:
+    """``--rate 10/s`` (or /min, /h) as a Rate; ConfigError in the campaign file's words."""
+    match = RATE_PATTERN.fullmatch(text.strip())
+    unit = match.group(2).lower() if match else ""
+    unit = unit if unit in RATE_UNITS else unit.removesuffix("s")
+    if not match or unit not in RATE_UNITS or int(match.group(1)) < 1:
+        raise ConfigError(
+            f"--rate must look like 10/s, not {text!r}",
+            hint="Write a count per second, minute or hour: 10/s, 300/min or 5000/h.",
+        )
+    return Rate(int(match.group(1)), RATE_UNITS[unit])
 
 
 @click.command(name="send")
-def command() -> None:
-    """Not built yet."""
-    raise BulksendError("bulksend send is not built yet")
+@click.argument("campaign_file", metavar="CAMPAIGN.yaml", type=click.Path(path_type=Path))
+@click.option("--yes", "-y", is_flag=True, help="Send without asking (needed without a terminal).")
+@click.option("--dry-run", is_flag=True, help="Render and pace every row; send and record nothing.")
+@click.option("--limit", type=click.IntRange(min=0), help="Send at most N more rows (a pilot).")
+@click.option("--rate", "rate_text", metavar="N/s", help="Override the campaign's rate, e.g. 10/s.")
+@click.option("--restart", is_flag=True, help="Archive the results file and start afresh.")
+@click.option(
+    "--resend-uncertain",
+    is_flag=True,
+    help="Also send rows whose earlier request may have arrived (risks a second message).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the final summary as JSON.")
+@click.pass_context
+def command(
+    ctx: click.Context,
+    campaign_file: Path,
+    yes: bool,
+    dry_run: bool,
+    limit: int | None,
+    rate_text: str | None,
+    restart: bool,
+    resend_uncertain: bool,
+    as_json: bool,
+) -> None:
+    """Send the campaign: every sendable row once, paced, recorded as it goes.
+
+    \b
+    First the validation summary and a confirmation (channel, template, recipients,
+    rate, estimated duration); --yes skips it. Every outcome goes to the results CSV
+    as it happens, so the command can be stopped (Ctrl-C) and run again: rows already
+    sent, rejected, invalid or skipped are never sent again; failed ones are retried;
+    uncertain ones (the API may have received them) only with --resend-uncertain.
+
+    \b
+    Exit status: 0 every row has an outcome other than failed/uncertain; 4 some are
+    failed or uncertain (run again later); 2 a config or input error; 3 the API
+    refused the whole campaign (key, template); 130 Ctrl-C; 143 SIGTERM.
+    """
+    from bulksend.engine import SendOptions
+
+    campaign = load_campaign(campaign_file)
+    rate = parse_rate_option(rate_text) if rate_text else None
+    options = SendOptions(
+        dry_run=dry_run,
+        limit=limit,
+        rate=rate,
+        restart=restart,
+        resend_uncertain=resend_uncertain,
+    )
+    out = _Output(as_json)
+    report = _validate(campaign, campaign_file, out)
+    if not (dry_run or yes):
+        _confirm(campaign, report, options, out)
+    summary, received = _send(campaign, options, out)
+    out.summary(summary)
+    status = SIGNAL_EXIT[received] if received is not None else summary.exit_status
+    ctx.exit(int(status))
+
+
+class _Output:
+    """Human text on stdout, or on stderr when stdout carries --json."""
+
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+
+    def say(self, text: str) -> None:
+        click.echo(text, err=self.as_json)
+
+    def summary(self, summary: SendSummary) -> None:
+        if self.as_json:
+            click.echo(json.dumps(summary.to_dict(), indent=2))
+        else:
+            click.echo(format_summary(summary))
+
+
+def _validate(campaign: Campaign, campaign_file: Path, out: _Output) -> ValidationReport:
+    from bulksend.cli.validate import fetch_template, format_report
+    from bulksend.validate import validate_campaign
+
+    report = validate_campaign(
+        campaign, fetch_template=lambda template_id: fetch_template(campaign, template_id)
+    )
+    out.say(format_report(report, campaign_file))
+    if report.template.problems:
+        raise ConfigError(
+            "the template does not fit the campaign (see the problems above)",
+            path=campaign.path,
+            hint="Fix the variables or template_id, then run send again.",
+        )
+    if report.sendable == 0:
+        raise NothingToSendError(
+            f"{campaign.path}: no row is sendable",
+            hint=f"See the reasons above and {report.rejects_path}.",
+        )
+    return report
+
+
+def _already_done(campaign: Campaign, options: SendOptions) -> int:
+    """Rows of the results file a run will not send again (for the estimate only)."""
+    from bulksend.results import ResultsFile
+
+    if options.restart or not campaign.results_path.exists():
+        return 0
+    skip = {Outcome.SENT, Outcome.REJECTED}
+    if not options.resend_uncertain:
+        skip |= {Outcome.UNCERTAIN, Outcome.PENDING}
+    records = ResultsFile(campaign.results_path).iter_records()
+    last = {record.identity: record.outcome for record in records}
+    return sum(outcome in skip for outcome in last.values())
+
+
+def confirmation_text(
+    campaign: Campaign, report: ValidationReport, options: SendOptions, done: int
+) -> str:
+    rate = options.rate or campaign.rate
+    to_send = max(0, report.sendable - done)
+    if options.limit is not None:
+        to_send = min(to_send, options.limit)
+    template = f"template {campaign.template_id}" if campaign.template_id else "free text (SMS)"
+    resumed = f" ({done:,} already done in {campaign.results_path})" if done else ""
+    return (
+        f"About to send on {campaign.channel.value}, {template}, via {campaign.api_url}:\n"
+        f"  recipients  {to_send:,} of {report.sendable:,} sendable rows{resumed}\n"
+        f"  rate        {rate.count}/{_period(rate)} (about {rate.per_second:g}/s)\n"
+        f"  duration    about {_duration(to_send / rate.per_second)}\n"
+        f"  results     {campaign.results_path}"
+    )
+
+
+def _confirm(
+    campaign: Campaign, report: ValidationReport, options: SendOptions, out: _Output
+) -> None:
+    if not sys.stdin.isatty():
+        raise ConfigError(
+            "send asks for confirmation, but there is no terminal to answer it",
+            hint="Add --yes to send without asking (cron, scripts), or --dry-run to try it out.",
+        )
+    out.say(confirmation_text(campaign, report, options, _already_done(campaign, options)))
+    if not click.confirm("Send now?", default=False, err=out.as_json):
+        raise click.exceptions.Exit(int(ExitStatus.OK))
+
+
+def _period(rate: Rate) -> str:
+    return {1.0: "s", 60.0: "min", 3600.0: "h"}.get(rate.period_s, f"{rate.period_s:g}s")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _send(
+    campaign: Campaign, options: SendOptions, out: _Output
+) -> tuple[SendSummary, signal.Signals | None]:
+    from bulksend.engine import send_campaign
+
+    cancel = threading.Event()
+    front = Progress(dry_run=options.dry_run, bar=sys.stderr.isatty(), say=out.say)
+    with _signals(cancel, front) as received, front:
+        summary = send_campaign(campaign, options, events=front, cancel=cancel)
+    return summary, received.get("signal")
+
+
+@contextmanager
+def _signals(cancel: threading.Event, front: Progress) -> Iterator[dict[str, Any]]:
+    """SIGINT/SIGTERM set ``cancel``; a second one exits at once after a bounded flush."""
+    received: dict[str, Any] = {}
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        if "signal" in received:
+            _hard_exit(front.flush, SIGNAL_EXIT.get(signal.Signals(signum), 130))
+        received["signal"] = signal.Signals(signum)
+        front.note("stopping: letting requests in flight finish (press Ctrl-C again to quit)")
+        cancel.set()
+
+    previous = {signum: signal.signal(signum, handle) for signum in SIGNAL_EXIT}
+    try:
+        yield received
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _hard_exit(flush: Callable[[], None] | None, status: int) -> None:
+    # The flush runs on its own thread: the interrupted main thread may hold the journal's lock.
+    if flush is not None:
+        flusher = threading.Thread(target=flush, daemon=True)
+        flusher.start()
+        flusher.join(HARD_EXIT_FLUSH_S)
+    os._exit(int(status))
+
+
+class Progress:
+    """SendEvents for a terminal (tqdm on stderr) or for logs (a line every few seconds)."""
+
+    def __init__(self, *, dry_run: bool, bar: bool, say: Callable[[str], None]) -> None:
+        from tqdm import tqdm
+
+        self._tqdm = tqdm
+        self.dry_run = dry_run
+        self.use_bar = bar
+        self.say = say
+        self.counts: Counter[str] = Counter()
+        self.total = 0
+        self.flush: Callable[[], None] | None = None
+        self.bar: Any = None
+        self._lock = threading.Lock()
+        self._started = time.monotonic()
+        self._last_log = self._started
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+    def note(self, text: str) -> None:
+        click.echo(text, err=True)
+
+    # SendEvents ------------------------------------------------------------------------------
+    def on_start(self, total_to_send: int) -> None:
+        self.total = total_to_send
+        self._started = time.monotonic()
+        verb = "would send" if self.dry_run else "sending"
+        if self.use_bar:
+            self.bar = self._tqdm(total=total_to_send, unit="msg", file=sys.stderr, desc=verb)
+        else:
+            self.note(f"{verb} {total_to_send:,} row(s)")
+
+    def on_outcome(self, record: ResultRecord) -> None:
+        with self._lock:
+            self.counts[record.outcome.value] += 1
+            if self.bar is not None:
+                self.bar.update(1)
+                self.bar.set_postfix(self._live(), refresh=False)
+            elif time.monotonic() - self._last_log >= LOG_EVERY_S:
+                self._last_log = time.monotonic()
+                self.note(self._log_line())
+
+    def on_pause(self, seconds: float, reason: str) -> None:
+        self.note(f"pausing {seconds:.1f} s: {reason}")
+
+    def on_reconciled(self, found_sent: int, made_uncertain: int) -> None:
+        self.note(
+            f"an earlier run stopped with {found_sent + made_uncertain} request(s) in flight: "
+            f"{found_sent} found sent, {made_uncertain} marked uncertain (not sent again)"
+        )
+
+    def on_journal(self, flush: Callable[[], None] | None) -> None:
+        self.flush = flush
+
+    def _live(self) -> dict[str, int]:
+        keys = ("pending",) if self.dry_run else ("sent", "rejected", "failed", "uncertain")
+        return {key: self.counts[key] for key in keys if self.counts[key] or key == "sent"}
+
+    def _log_line(self) -> str:
+        done = sum(self.counts.values())
+        elapsed = max(time.monotonic() - self._started, 1e-9)
+        live = ", ".join(f"{key} {value:,}" for key, value in self._live().items())
+        return f"{done:,}/{self.total:,} rows, {done / elapsed:.1f}/s ({live})"
+
+
+def format_summary(summary: SendSummary) -> str:
+    head = "dry run: nothing was sent" if summary.dry_run else "send finished"
+    if summary.stopped:
+        head = f"send stopped early ({summary.stopped})"
+    lines = [head]
+    if summary.dry_run:
+        lines.append(f"  would send  {summary.rows_this_run:>10,}")
+    else:
+        lines.append(f"  sent now    {summary.sent_this_run:>10,}")
+    lines.append("results file, all runs:")
+    order = [o for o in Outcome if o is not Outcome.PENDING] + [Outcome.PENDING]
+    for outcome in order:
+        count = summary.counts.get(outcome, 0)
+        if count or outcome in FINAL_OUTCOMES or outcome is Outcome.FAILED:
+            lines.append(f"  {outcome.value:<11} {count:>10,}")
+    lines.append(
+        f"duration {_duration(summary.duration_s)}, {summary.achieved_rate_per_s:.1f} requests/s"
+    )
+    lines.append(f"results: {summary.results_path}")
+    if summary.exit_status is ExitStatus.INCOMPLETE:
+        lines.append("some rows are failed or uncertain: run send again later to retry failed ones")
+    return "\n".join(lines)

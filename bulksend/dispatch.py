@@ -1,0 +1,336 @@
+"""One row through the API, and the worker threads that do it for many rows at once.
+
+Per row: wait for the pacer, write a durable ``pending`` line, send, turn the answer into an
+outcome. 429s pause every worker and retry the row; transient trouble backs off with full jitter
+up to ``max_attempts``; an answer that may have been acted on (read timeout, lost connection) is
+``uncertain`` at once and never resent; a campaign-wide refusal halts the whole run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import queue
+import random
+import statistics
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from bulksend.answers import AnswerKind, ApiAnswer
+from bulksend.client import OctopodsClient
+from bulksend.prepare import PreparedRow
+from bulksend.results import Outcome, ResultRecord
+from bulksend.retry import RetryPolicy, seconds_until
+
+if TYPE_CHECKING:
+    from bulksend.pacing import Pacer
+
+logger = logging.getLogger(__name__)
+
+MAX_WORKERS = 64
+# How many 429s one row may meet before it is recorded as failed (they do not use up attempts).
+RATE_LIMIT_PATIENCE = 20
+FALLBACK_429_PAUSE_S = 1.0
+LATENCY_SAMPLES = 64
+QUEUE_POLL_S = 0.1
+
+
+def iso_utc(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def auto_workers(rate_per_s: float, latency_s: float | None = None) -> int:
+    """Workers needed to hold ``rate_per_s`` when a request takes ``latency_s``.
+
+    Before any latency is measured: rate/10, at least 4 (enough for 10/s at 400 ms). Afterwards:
+    rate x median latency (Little's law) with 25% headroom plus one. Never above 64.
+    """
+    if latency_s is None:
+        wanted = max(4, math.ceil(rate_per_s / 10))
+    else:
+        wanted = math.ceil(rate_per_s * latency_s * 1.25) + 1
+    return max(1, min(MAX_WORKERS, wanted))
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    row: PreparedRow
+    previous: ResultRecord | None  # the row's last outcome from an earlier run, if any
+
+
+class OutcomeSink:
+    """Where finished rows go: the journal (or nothing in a dry run) and the front's callback."""
+
+    def __init__(
+        self, write: Callable[[ResultRecord], None], notify: Callable[[ResultRecord], None]
+    ) -> None:
+        self._write = write
+        self._notify = notify
+        self._lock = threading.Lock()
+        self.sent = 0
+        self.finished = 0
+        self.requests = 0
+
+    def finish(self, record: ResultRecord) -> None:
+        self._write(record)
+        with self._lock:
+            self.sent += record.outcome is Outcome.SENT
+            self.finished += 1
+        self._notify(record)
+
+    def count_request(self) -> None:
+        with self._lock:
+            self.requests += 1
+
+
+@dataclass
+class RowSender:
+    """Sends one row to an outcome. Shared by every worker thread."""
+
+    client: OctopodsClient
+    pacer: Pacer
+    write_pending: Callable[[ResultRecord], None]  # returns once the line is on disk
+    sink: OutcomeSink
+    halt: threading.Event
+    template_id: int | None
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    dry_run: bool = False
+    utc_now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+    monotonic: Callable[[], float] = time.monotonic
+    random_fraction: Callable[[], float] = random.random
+    on_pause: Callable[[float, str], None] = lambda seconds, reason: None
+    on_latency: Callable[[float], None] = lambda seconds: None
+    refusal: ApiAnswer | None = None
+    _refusal_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(
+        self,
+        job: Job,
+        outcome: Outcome,
+        answer: ApiAnswer | None,
+        attempts: int,
+        *,
+        error: str | None = None,
+    ) -> ResultRecord:
+        row = job.row
+        answer = answer or ApiAnswer(AnswerKind.OK)
+        return ResultRecord(
+            row=row.row_number,
+            phone=row.phone,
+            outcome=outcome,
+            identity=row.identity,
+            message_id=answer.message_id,
+            request_id=answer.request_id,
+            channel_message_id=answer.channel_message_id,
+            http_status=answer.http_status,
+            error_code=answer.error_code,
+            error=answer.error if error is None else error,
+            attempts=attempts,
+            updated_at=iso_utc(self.utc_now()),
+            segments=row.segments,
+        )
+
+    def run(self, job: Job) -> None:
+        if self.dry_run:
+            if self.pacer.acquire(cancel=self.halt) and not self.halt.is_set():
+                self.sink.finish(self.record(job, Outcome.PENDING, None, 0, error="dry run"))
+            return
+        _RowAttempts(self, job).run()
+
+    def refuse(self, answer: ApiAnswer) -> None:
+        with self._refusal_lock:
+            if self.refusal is None:
+                self.refusal = answer
+        self.halt.set()
+
+    def pause_for_429(self, answer: ApiAnswer, times_limited: int) -> None:
+        jitter_s = self.random_fraction()  # spreads the workers' restarts over a second
+        if answer.retry_at is not None:
+            wait_s = seconds_until(answer.retry_at, now_utc=self.utc_now()) + jitter_s
+        else:
+            cap = self.policy.backoff_s(times_limited, random_fraction=self.random_fraction())
+            wait_s = max(FALLBACK_429_PAUSE_S, cap) + jitter_s
+        self.pacer.note_rate_limited()
+        self.pacer.pause_until(self.monotonic() + wait_s)
+        self.on_pause(wait_s, "rate limited by the API (HTTP 429)")
+
+
+class _RowAttempts:
+    """The attempts of one row: at most one pending line, any number of 429 retries (bounded)."""
+
+    def __init__(self, sender: RowSender, job: Job) -> None:
+        self.sender = sender
+        self.job = job
+        self.base_attempts = job.previous.attempts if job.previous else 0
+        self.requests = 0
+        self.transient = 0
+        self.limited = 0
+        self.pending_written = False
+
+    def finish(self, outcome: Outcome, answer: ApiAnswer | None, error: str | None = None) -> None:
+        attempts = self.base_attempts + self.requests
+        record = self.sender.record(self.job, outcome, answer, attempts, error=error)
+        self.sender.sink.finish(record)
+
+    def run(self) -> None:
+        sender = self.sender
+        while True:
+            if not sender.pacer.acquire(cancel=sender.halt) or sender.halt.is_set():
+                if self.pending_written:  # a retry that will not happen: try again next run
+                    self.finish(Outcome.FAILED, None, "not retried: the run was stopped")
+                return
+            if not self.pending_written:
+                pending = sender.record(self.job, Outcome.PENDING, None, self.base_attempts)
+                sender.write_pending(pending)
+                self.pending_written = True
+            answer = self.send_once()
+            if self.settle(answer):
+                return
+
+    def send_once(self) -> ApiAnswer:
+        sender = self.sender
+        started = sender.monotonic()
+        answer = sender.client.send(self.job.row.body or {}, template_id=sender.template_id)
+        self.requests += 1
+        sender.sink.count_request()
+        if answer.http_status is not None:
+            sender.on_latency(sender.monotonic() - started)
+        return answer
+
+    def settle(self, answer: ApiAnswer) -> bool:
+        """Record a final answer and return True, or prepare the retry and return False."""
+        sender = self.sender
+        kind = answer.kind
+        if kind is not AnswerKind.RATE_LIMITED and answer.http_status is not None:
+            sender.pacer.note_success()
+        if kind is AnswerKind.OK:
+            self.finish(Outcome.SENT, answer)
+        elif kind is AnswerKind.REJECTED:
+            self.finish(Outcome.REJECTED, answer)
+        elif kind is AnswerKind.UNCERTAIN:
+            self.finish(Outcome.UNCERTAIN, answer)
+        elif kind is AnswerKind.CAMPAIGN_ERROR:
+            sender.refuse(answer)
+            self.finish(Outcome.FAILED, answer)  # refused, so not sent: the next run tries it
+        elif kind is AnswerKind.RATE_LIMITED:
+            return self.after_429(answer)
+        else:
+            return self.after_transient(answer)
+        return True
+
+    def after_429(self, answer: ApiAnswer) -> bool:
+        self.limited += 1
+        if self.limited > RATE_LIMIT_PATIENCE:
+            self.finish(Outcome.FAILED, answer, f"rate limited {self.limited} times in a row")
+            return True
+        self.sender.pause_for_429(answer, self.limited)
+        return False
+
+    def after_transient(self, answer: ApiAnswer) -> bool:
+        sender = self.sender
+        self.transient += 1
+        if not sender.policy.can_retry(self.transient):
+            self.finish(Outcome.FAILED, answer)
+            return True
+        wait_s = sender.policy.backoff_s(self.transient, random_fraction=sender.random_fraction())
+        if sender.halt.wait(wait_s):
+            self.finish(Outcome.FAILED, answer)
+            return True
+        return False
+
+
+class WorkerPool:
+    """Worker threads reading a bounded queue. With ``fixed`` None the pool grows (never shrinks)
+    toward ``auto_workers`` for the latency it measures."""
+
+    def __init__(self, sender: RowSender, *, rate_per_s: float, fixed: int | None) -> None:
+        self.sender = sender
+        self.rate_per_s = rate_per_s
+        self.fixed = fixed
+        self.queue: queue.Queue[Job | None] = queue.Queue(maxsize=2 * MAX_WORKERS)
+        self.threads: list[threading.Thread] = []
+        self.errors: list[BaseException] = []
+        self.latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
+        self._lock = threading.Lock()
+        self._closing = False
+        sender.on_latency = self.note_latency
+        self.grow_to(fixed if fixed is not None else auto_workers(rate_per_s))
+
+    @property
+    def size(self) -> int:
+        return len(self.threads)
+
+    def grow_to(self, wanted: int) -> None:
+        with self._lock:
+            while not self._closing and len(self.threads) < min(wanted, MAX_WORKERS):
+                name = f"bulksend-send-{len(self.threads) + 1}"
+                thread = threading.Thread(target=self._work, name=name, daemon=True)
+                self.threads.append(thread)
+                thread.start()
+
+    def note_latency(self, seconds: float) -> None:
+        with self._lock:
+            self.latencies.append(seconds)
+            enough = len(self.latencies) >= 8 and len(self.latencies) % 8 == 0
+            median = statistics.median(self.latencies) if enough else None
+        if median is not None and self.fixed is None:
+            self.grow_to(auto_workers(self.rate_per_s, median))
+
+    def submit(self, job: Job) -> bool:
+        """Queue a row; False (not queued) once the run is halting."""
+        while not self.sender.halt.is_set():
+            try:
+                self.queue.put(job, timeout=QUEUE_POLL_S)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def close(self, *, cancel: threading.Event | None = None) -> None:
+        """No more rows: let queued and in-flight rows finish, then join every worker."""
+        with self._lock:
+            self._closing = True
+            threads = list(self.threads)
+        for _ in threads:
+            self._put_stop()
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(timeout=QUEUE_POLL_S)
+                if cancel is not None and cancel.is_set():
+                    self.sender.halt.set()
+
+    def _put_stop(self) -> None:
+        while True:
+            try:
+                self.queue.put(None, timeout=QUEUE_POLL_S)
+                return
+            except queue.Full:
+                self._drop_one_if_halted()
+
+    def _drop_one_if_halted(self) -> None:
+        # A halted run sends nothing more: queued rows are dropped untouched (still resumable).
+        if self.sender.halt.is_set():
+            try:
+                self.queue.get_nowait()
+            except queue.Empty:
+                pass
+
+    def _work(self) -> None:
+        while True:
+            job = self.queue.get()
+            if job is None:
+                return
+            if self.sender.halt.is_set():
+                continue
+            try:
+                self.sender.run(job)
+            except BaseException as error:  # noqa: BLE001 - re-raised by the engine after join
+                logger.exception("worker failed on row %s", job.row.row_number)
+                with self._lock:
+                    self.errors.append(error)
+                self.sender.halt.set()

@@ -1,0 +1,392 @@
+"""``send_campaign()``: the send loop, resumable, paced, and never sending a row twice.
+
+The results file is the checkpoint: it is locked for the run, compacted, and read into the last
+outcome per identity. Rows left ``pending`` by a crash are reconciled (WhatsApp) or made
+``uncertain``; then the sheet is streamed once, unsendable rows are recorded, rows already final
+are skipped, and the rest go through a bounded queue to the worker threads (``dispatch``). Every
+outcome is in the journal before the summary counts it. The library prints nothing: a front end
+follows the run through ``SendEvents``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bulksend.campaign import Campaign, Rate
+from bulksend.channels import Channel
+from bulksend.client import OctopodsClient
+from bulksend.dispatch import Job, OutcomeSink, RowSender, WorkerPool, iso_utc
+from bulksend.endpoint import connect
+from bulksend.errors import ConfigError, ExitStatus
+from bulksend.prepare import Disposition, PreparedRow, iter_prepared_rows
+from bulksend.reconcile import listed_messages, reconcile
+from bulksend.results import Outcome, ResultRecord, ResultsFile
+from bulksend.retry import RetryPolicy
+from bulksend.templates import Template
+
+STOPPED_INTERRUPTED = "interrupted"
+STOPPED_REFUSED = "campaign refused by the API"
+STOPPED_ERROR = "unexpected error"
+
+
+@dataclass(frozen=True)
+class SendOptions:
+    dry_run: bool = False  # render and pace every row, send nothing, write nothing
+    limit: int | None = None  # send at most this many more rows (a pilot)
+    rate: Rate | None = None  # overrides the campaign's rate
+    restart: bool = False  # archive the results file and start a fresh one
+    resend_uncertain: bool = False
+    concurrency: int | None = None  # overrides the campaign's; None there too means auto
+
+    def __post_init__(self) -> None:
+        if self.limit is not None and self.limit < 0:
+            raise ConfigError(f"--limit must be 0 or more, not {self.limit}")
+        if self.concurrency is not None and not 1 <= self.concurrency <= 64:
+            raise ConfigError(f"concurrency must be between 1 and 64, not {self.concurrency}")
+
+
+class SendEvents:
+    """Callbacks a front end overrides to follow a run. Called from worker threads too."""
+
+    def on_start(self, total_to_send: int) -> None:
+        """Rows this run will try to send (resume and --limit applied)."""
+
+    def on_outcome(self, record: ResultRecord) -> None:
+        """A row finished this run (in a dry run: outcome ``pending``, nothing sent)."""
+
+    def on_pause(self, seconds: float, reason: str) -> None:
+        """Every worker pauses (a 429 from the API)."""
+
+    def on_reconciled(self, found_sent: int, made_uncertain: int) -> None:
+        """Rows left in flight by an earlier run, and what became of them."""
+
+    def on_journal(self, flush: Callable[[], None] | None) -> None:
+        """The open journal's flush (None once closed), for a last flush before a hard exit."""
+
+
+@dataclass(frozen=True)
+class SendSummary:
+    counts: Mapping[Outcome, int]  # the whole results file after the run
+    sent_this_run: int
+    requests_this_run: int
+    rows_this_run: int  # rows that reached an outcome this run (would-send rows in a dry run)
+    duration_s: float
+    achieved_rate_per_s: float  # requests per second while sending
+    results_path: Path
+    exit_status: ExitStatus
+    stopped: str | None = None  # why the run stopped early, None when it ran to its end
+    dry_run: bool = False
+    reconciled_sent: int = 0
+    reconciled_uncertain: int = 0
+    workers: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "counts": {str(outcome): count for outcome, count in sorted(self.counts.items())},
+            "sent_this_run": self.sent_this_run,
+            "requests_this_run": self.requests_this_run,
+            "rows_this_run": self.rows_this_run,
+            "duration_s": round(self.duration_s, 3),
+            "achieved_rate_per_s": round(self.achieved_rate_per_s, 3),
+            "results_path": str(self.results_path),
+            "exit_status": int(self.exit_status),
+            "stopped": self.stopped,
+            "dry_run": self.dry_run,
+            "reconciled_sent": self.reconciled_sent,
+            "reconciled_uncertain": self.reconciled_uncertain,
+            "workers": self.workers,
+        }
+
+
+def should_send(previous: ResultRecord | None, *, resend_uncertain: bool) -> bool:
+    """New and failed rows are sent; final ones never; uncertain (or pending) only on request."""
+    if previous is None or previous.outcome is Outcome.FAILED:
+        return True
+    if previous.outcome in (Outcome.UNCERTAIN, Outcome.PENDING):
+        return resend_uncertain
+    return not previous.outcome.is_final
+
+
+def unsendable_record(
+    row: PreparedRow, previous: ResultRecord | None, *, claimed: bool, now_iso: str
+) -> ResultRecord | None:
+    """The line to write for an invalid or skipped row, or None when nothing should change.
+
+    A duplicate shares its identity with the row it duplicates: it must never overwrite that
+    row's outcome (``claimed``: the identity was sendable earlier in this run; or a real outcome
+    is already recorded). An identical line is not written again on every run.
+    """
+    outcome = Outcome.INVALID if row.disposition is Disposition.INVALID else Outcome.SKIPPED
+    if claimed:
+        return None
+    if previous is not None:
+        if previous.outcome not in (Outcome.INVALID, Outcome.SKIPPED):
+            return None
+        same = (previous.outcome, previous.error, previous.row) == (
+            outcome,
+            row.reason,
+            row.row_number,
+        )
+        if same:
+            return None
+    return ResultRecord(
+        row=row.row_number,
+        phone=row.phone,
+        outcome=outcome,
+        identity=row.identity,
+        error=row.reason,
+        updated_at=now_iso,
+        segments=row.segments,
+    )
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def send_campaign(
+    campaign: Campaign,
+    options: SendOptions = SendOptions(),  # noqa: B008 - frozen, so sharing it is safe
+    *,
+    events: SendEvents | None = None,
+    cancel: threading.Event | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> SendSummary:
+    """Send the campaign's rows that have no final outcome yet; return what happened.
+
+    Raises ResultsLockedError when another run holds the results file, ConfigError for a bad
+    URL or key variable, CampaignRefusedError (after recording in-flight rows) when the API
+    refuses the whole campaign, ApiUnreachableError when the template cannot be fetched.
+    Setting ``cancel`` stops taking rows; in-flight ones finish and are recorded.
+    """
+    results = ResultsFile(campaign.results_path)
+    with results.lock():
+        known = _open_results(results, options)
+        with connect(campaign, environ=environ) as client:
+            template = None
+            if campaign.channel.uses_template and campaign.template_id is not None:
+                template = client.get_template(campaign.template_id)
+            run = _Run(campaign, options, client, results, known, template, events, cancel)
+            return run.execute()
+
+
+def _open_results(results: ResultsFile, options: SendOptions) -> dict[str, ResultRecord]:
+    if options.dry_run:
+        return {} if options.restart else dict(results.load_outcomes())
+    if options.restart:
+        results.archive()
+    results.compact()
+    return dict(results.load_outcomes())
+
+
+@contextmanager
+def _linked(cancel: threading.Event, halt: threading.Event) -> Iterator[None]:
+    """Set ``halt`` when ``cancel`` is set, for as long as the block runs."""
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            if cancel.wait(0.05):
+                halt.set()
+                return
+
+    watcher = threading.Thread(target=watch, name="bulksend-cancel", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join(timeout=5)
+
+
+@dataclass
+class _Run:
+    campaign: Campaign
+    options: SendOptions
+    client: OctopodsClient
+    results: ResultsFile
+    known: dict[str, ResultRecord]
+    template: Template | None
+    events: SendEvents | None
+    cancel: threading.Event | None
+    halt: threading.Event = field(default_factory=threading.Event)
+    claimed: set[int] = field(default_factory=set)
+    _known_lock: threading.Lock = field(default_factory=threading.Lock)
+    utc_now: Callable[[], dt.datetime] = _utc_now
+
+    @property
+    def front(self) -> SendEvents:
+        return self.events or SendEvents()
+
+    def execute(self) -> SendSummary:
+        started = time.monotonic()
+        cancel = self.cancel or threading.Event()
+        journal = None if self.options.dry_run else self.results.open_journal()
+        self.front.on_journal(journal.flush if journal else None)
+        try:
+            with _linked(cancel, self.halt):
+                reconciled = self._reconcile(journal)
+                if self.events is not None:
+                    self.front.on_start(self._count_to_send())
+                sending_started = time.monotonic()
+                sender, pool = self._start_workers(journal)
+                try:
+                    self._feed(pool, journal)
+                finally:
+                    pool.close(cancel=cancel)
+                sending_s = time.monotonic() - sending_started
+        finally:
+            if journal is not None:
+                journal.close()
+            self.front.on_journal(None)
+        if not self.options.dry_run:
+            self.results.compact()
+        return self._finish(sender, pool, reconciled, started, sending_s, cancel)
+
+    def _finish(
+        self,
+        sender: RowSender,
+        pool: WorkerPool,
+        reconciled: tuple[int, int],
+        started: float,
+        sending_s: float,
+        cancel: threading.Event,
+    ) -> SendSummary:
+        if pool.errors:
+            raise pool.errors[0]
+        if sender.refusal is not None:
+            raise self.client.refusal(sender.refusal)
+        counts = Counter(record.outcome for record in self.known.values())
+        stopped = STOPPED_INTERRUPTED if cancel.is_set() else None
+        return SendSummary(
+            counts=dict(counts),
+            sent_this_run=sender.sink.sent,
+            requests_this_run=sender.sink.requests,
+            rows_this_run=sender.sink.finished,
+            duration_s=time.monotonic() - started,
+            achieved_rate_per_s=sender.sink.requests / sending_s if sending_s > 0 else 0.0,
+            results_path=self.campaign.results_path,
+            exit_status=_exit_status(counts, stopped),
+            stopped=stopped,
+            dry_run=self.options.dry_run,
+            reconciled_sent=reconciled[0],
+            reconciled_uncertain=reconciled[1],
+            workers=pool.size,
+        )
+
+    def _remember(self, record: ResultRecord) -> None:
+        with self._known_lock:
+            self.known[record.identity] = record
+
+    def _start_workers(self, journal: Any) -> tuple[RowSender, WorkerPool]:
+        from bulksend.pacing import Pacer
+
+        rate = self.options.rate or self.campaign.rate
+        pacer = Pacer(rate, burst=self.campaign.burst)
+
+        def write(record: ResultRecord) -> None:
+            if journal is not None:
+                journal.append(record)
+                self._remember(record)
+
+        sink = OutcomeSink(write, self.front.on_outcome)
+        sender = RowSender(
+            client=self.client,
+            pacer=pacer,
+            write_pending=journal.append_durable if journal is not None else (lambda r: None),
+            sink=sink,
+            halt=self.halt,
+            template_id=self.campaign.template_id if self.campaign.channel.uses_template else None,
+            policy=RetryPolicy(max_attempts=self.campaign.max_attempts),
+            dry_run=self.options.dry_run,
+            utc_now=self.utc_now,
+            on_pause=self.front.on_pause,
+        )
+        fixed = self.options.concurrency or self.campaign.concurrency
+        return sender, WorkerPool(sender, rate_per_s=rate.per_second, fixed=fixed)
+
+    def _rows(self) -> Iterator[PreparedRow]:
+        return iter_prepared_rows(self.campaign, template=self.template)
+
+    def _count_to_send(self) -> int:
+        total = 0
+        for row in self._rows():
+            if row.disposition is Disposition.SENDABLE and should_send(
+                self.known.get(row.identity), resend_uncertain=self.options.resend_uncertain
+            ):
+                total += 1
+                if self.options.limit is not None and total >= self.options.limit:
+                    break
+        return total
+
+    def _feed(self, pool: WorkerPool, journal: Any) -> None:
+        queued = 0
+        limit = self.options.limit
+        for row in self._rows():
+            if self.halt.is_set():
+                return
+            if row.disposition is not Disposition.SENDABLE:
+                self._record_unsendable(row, journal)
+                continue
+            self.claimed.add(hash(row.identity))
+            previous = self.known.get(row.identity)
+            if not should_send(previous, resend_uncertain=self.options.resend_uncertain):
+                continue
+            if limit is not None and queued >= limit:
+                return
+            if not pool.submit(Job(row, previous)):
+                return
+            queued += 1
+
+    def _record_unsendable(self, row: PreparedRow, journal: Any) -> None:
+        if journal is None:
+            return
+        record = unsendable_record(
+            row,
+            self.known.get(row.identity),
+            claimed=hash(row.identity) in self.claimed,
+            now_iso=iso_utc(self.utc_now()),
+        )
+        if record is not None:
+            journal.append(record)
+            self._remember(record)
+
+    def _reconcile(self, journal: Any) -> tuple[int, int]:
+        pending = [r for r in self.known.values() if r.outcome is Outcome.PENDING]
+        if not pending or journal is None:
+            return (0, 0)
+        listed = []
+        if self.client.channel is Channel.WHATSAPP:
+            answer = self.client.list_messages(limit=100)
+            if answer.ok:
+                listed = listed_messages(answer.data.get("messages", []))
+        recorded = {r.message_id for r in self.known.values() if r.message_id}
+        decided = reconcile(
+            pending, listed, recorded_message_ids=recorded, now_iso=iso_utc(self.utc_now())
+        )
+        for record in decided:
+            journal.append_durable(record)
+            self._remember(record)
+        found = sum(record.outcome is Outcome.SENT for record in decided)
+        self.front.on_reconciled(found, len(decided) - found)
+        return (found, len(decided) - found)
+
+
+def _exit_status(counts: Mapping[Outcome, int], stopped: str | None) -> ExitStatus:
+    if stopped == STOPPED_INTERRUPTED:
+        return ExitStatus.INTERRUPTED
+    unfinished = (Outcome.FAILED, Outcome.UNCERTAIN, Outcome.PENDING)
+    if any(counts.get(outcome, 0) for outcome in unfinished):
+        return ExitStatus.INCOMPLETE
+    return ExitStatus.OK
+
+
+__all__ = ["SendEvents", "SendOptions", "SendSummary", "send_campaign"]
