@@ -145,10 +145,10 @@ def resolve_template(
         except CampaignRefusedError as error:
             return None, TemplateCheck(True, problems=(str(error),))
         except ApiUnreachableError as error:
-            note = f"the template was not checked: the API could not be reached ({error})"
+            note = f"not checked, the API could not be reached: {error.message}"
             return None, TemplateCheck(False, note)
     if template is None:
-        return None, TemplateCheck(False, "the template was not checked")
+        return None, TemplateCheck(False, "not checked (no template given)")
     return template, TemplateCheck(True, problems=tuple(check_template(campaign, template)))
 
 

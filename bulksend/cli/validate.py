@@ -118,8 +118,8 @@ def _count_lines(report: ValidationReport) -> list[str]:
     lines.append(f"  duplicates  {report.duplicates:>10,}  (skipped: one message per recipient)")
     lines.append(f"  suppressed  {report.suppressed:>10,}  (skipped: on the suppression list)")
     if report.channel == "sms":
-        encodings = ", ".join(f"{name}: {n:,} rows" for name, n in report.sms_encodings.items())
-        detail = f"  ({encodings})" if encodings else ""
+        encodings = ", ".join(f"{name} {n:,}" for name, n in report.sms_encodings.items())
+        detail = f"  (rows by encoding: {encodings})" if encodings else ""
         lines.append(f"  SMS segments{report.sms_segments:>10,}{detail}")
     return lines
 
