@@ -182,6 +182,8 @@ def load_campaign(path: Path) -> Campaign:
 
 def _refuse_secret_keys(fields: Fields) -> None:
     for key in fields.data:
+        if key in KEYS:
+            continue
         squashed = re.sub(r"[^a-z]", "", key.lower())
         if any(word in squashed for word in SECRET_KEY_WORDS):
             # Never echo the value: it is probably the key itself.
@@ -391,7 +393,7 @@ def _spec(doc: YamlDocument, where: Where) -> ValueSpec:
     source = item.text(kind.value, required=True)
     assert source is not None
     if kind is ValueKind.TEMPLATE:
-        _compile(doc, item.at(kind.value), source, "template")
+        _compile(doc, item.at(kind.value), source, "`template`")
     default = None
     if "default" in value:
         if kind is ValueKind.CONSTANT:
@@ -429,7 +431,8 @@ def _compile(doc: YamlDocument, where: Where, text: str, label: str) -> None:
         line = doc.line(where)
         if line is not None and error.lineno:
             line += error.lineno - (0 if spot and spot.block else 1)
-        shown = text if len(text) <= 80 else text[:77] + "..."
+        shown = " ".join(text.split())
+        shown = shown if len(shown) <= 80 else shown[:77] + "..."
         raise ConfigError(
             f"{label} is not a valid template ({error.message}): {shown}",
             path=doc.path,
@@ -496,12 +499,12 @@ def _rate(fields: Fields) -> Rate:
     hint = "Write a count per second, minute or hour: 10/s, 300/min or 5000/h."
     value = fields.data["rate"]
     match = RATE_PATTERN.fullmatch(value.strip()) if isinstance(value, str) else None
-    unit = match.group(2).lower().removesuffix("s") if match else ""
-    unit = unit or ("s" if match and match.group(2).lower() == "s" else "")
+    unit = match.group(2).lower() if match else ""
+    unit = unit if unit in RATE_UNITS else unit.removesuffix("s")  # 5/mins, 100/hours
     if not match or unit not in RATE_UNITS:
         raise fields.error("rate", f"`rate` must look like 10/s, not {value!r}", hint=hint)
     count = int(match.group(1))
-    if not 1 <= count <= 1_000_000:
+    if count < 1:
         raise fields.error("rate", "`rate` must allow at least one request", hint=hint)
     return Rate(count, RATE_UNITS[unit])
 
@@ -534,18 +537,37 @@ def _results_path(fields: Fields, name: str) -> Path:
 
 
 def template_columns(text: str) -> set[str]:
-    """Column names a jinja2 template reads: bare names and ``row["..."]`` / ``row.name``."""
+    """Column names a jinja2 template reads: bare names and constant lookups in ``row``."""
     environment = new_template_environment()
     tree = environment.parse(text)
     names = meta.find_undeclared_variables(tree) - set(environment.globals) - {ROW_NAME}
-    for node in tree.find_all((nodes.Getitem, nodes.Getattr)):
-        if not (isinstance(node.node, nodes.Name) and node.node.name == ROW_NAME):
-            continue
-        if isinstance(node, nodes.Getattr) and node.attr not in dir(dict):
-            names.add(node.attr)
-        elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
-            names.add(str(node.arg.value))
+    for node in tree.find_all((nodes.Getitem, nodes.Getattr, nodes.Call)):
+        name = _row_lookup(node)
+        if name is not None:
+            names.add(name)
     return names
+
+
+def _is_row(node: nodes.Node) -> bool:
+    return isinstance(node, nodes.Name) and node.name == ROW_NAME
+
+
+def _row_lookup(node: nodes.Node) -> str | None:
+    """The column a ``row`` lookup names with a constant, if ``node`` is one."""
+    if isinstance(node, nodes.Getitem) and _is_row(node.node):
+        return str(node.arg.value) if isinstance(node.arg, nodes.Const) else None
+    if isinstance(node, nodes.Getattr) and _is_row(node.node) and node.attr not in dir(dict):
+        return node.attr
+    if (
+        isinstance(node, nodes.Call)
+        and isinstance(node.node, nodes.Getattr)
+        and _is_row(node.node.node)
+        and node.node.attr == "get"
+        and node.args
+        and isinstance(node.args[0], nodes.Const)
+    ):
+        return str(node.args[0].value)
+    return None
 
 
 def _specs(campaign: Campaign) -> Iterator[ValueSpec]:

@@ -25,6 +25,8 @@ from bulksend.errors import ConfigError
 Where = tuple[str | int, ...]
 Choice = TypeVar("Choice", bound=StrEnum)
 MAX_DEPTH = 40
+PLAIN_SEQUENCE_TAG = "tag:yaml.org,2002:seq"
+PLAIN_MAPPING_TAG = "tag:yaml.org,2002:map"
 DURATION_PATTERN = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|sec|seconds?|min)?", re.IGNORECASE)
 DURATION_UNITS = {"ms": 0.001, "min": 60.0}
 
@@ -155,8 +157,9 @@ def _build(
         try:
             return loader.construct_object(node)
         except yaml.YAMLError as error:
-            problem = getattr(error, "problem", None) or "this value cannot be read"
-            raise ConfigError(problem, path=path, line=line) from error
+            raise _unknown_tag(node, path) from error
+    if node.tag not in (PLAIN_SEQUENCE_TAG, PLAIN_MAPPING_TAG):
+        raise _unknown_tag(node, path)
     spots[where] = Spot(line, key_line)
     if isinstance(node, SequenceNode):
         return [
@@ -180,6 +183,15 @@ def _build(
             )
         result[key] = _build(loader, value_node, (*where, key), spots, path, key_at)
     return result
+
+
+def _unknown_tag(node: Node, path: Path) -> ConfigError:
+    return ConfigError(
+        f"bulksend does not read YAML tags such as {node.tag}",
+        path=path,
+        line=node.start_mark.line + 1,
+        hint="Remove the !!tag and write a plain value.",
+    )
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
@@ -240,7 +252,9 @@ class Fields:
 
     def require(self, key: str, hint: str | None = None) -> None:
         if key not in self.data:
-            raise self.doc.error(f"`{key}` is missing", self.where, hint=hint)
+            # The top level's own line (1) would point nowhere useful: name only the file there.
+            line = self.doc.line(self.where) if self.where else None
+            raise ConfigError(f"`{key}` is missing", path=self.doc.path, line=line, hint=hint)
         if self.data[key] is None:
             raise self.error(key, f"`{key}` is empty", hint=hint)
 
