@@ -1,0 +1,235 @@
+"""Streams CSV/TSV and Excel sheets as rows of text, exactly as the user sees them in Excel.
+
+``open_sheet`` picks a reader by the file's suffix (``sheets_csv`` or ``sheets_excel``), reads
+and checks the header, and returns a ``Sheet`` whose ``rows()`` streams ``SheetRow``s with the
+row numbers Excel shows (the header is row 1 when the sheet starts at the top). Memory stays flat
+however long the file is: nothing is loaded whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Protocol
+
+from bulksend.errors import InputFileError
+
+CSV_SUFFIXES = (".csv", ".tsv", ".txt")
+EXCEL_SUFFIXES = (".xlsx", ".xlsm")
+SUPPORTED_SUFFIXES = CSV_SUFFIXES + EXCEL_SUFFIXES
+SAVE_AS_ADVICE = "Open it in your spreadsheet program and save it as .xlsx or .csv (UTF-8)."
+
+# Formats people try that we cannot stream, with the program that writes them.
+_KNOWN_UNSUPPORTED = {
+    ".xls": "an old Excel 97-2003 workbook",
+    ".xlsb": "an Excel binary workbook",
+    ".ods": "an OpenDocument spreadsheet",
+    ".numbers": "an Apple Numbers spreadsheet",
+    ".json": "a JSON file",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SheetRow:
+    row_number: int  # the row as Excel shows it: header is row 1, first data row is 2
+    values: dict[str, str]  # column name -> text as the user sees it, trimmed; "" for empty
+
+
+Record = tuple[int, list[str]]  # (row number as Excel shows it, trimmed cell texts)
+
+
+class RecordSource(Protocol):
+    """What a format reader gives: raw records, progress counters and a way to close."""
+
+    path: Path
+    sheet_name: str | None
+    progress_total: int | None
+    progress_done: int
+    progress_unit: str
+
+    def records(self) -> Iterator[Record]: ...
+
+    def close(self) -> None: ...
+
+
+def column_label(position: int) -> str:
+    """'column C (position 3)' for the 0-based position: how Excel and a text editor name it."""
+    from openpyxl.utils import get_column_letter
+
+    return f"column {get_column_letter(position + 1)} (position {position + 1})"
+
+
+def is_blank(cells: list[str]) -> bool:
+    return not any(cells)
+
+
+def open_records(
+    path: Path, *, sheet: str | None = None, encoding: str | None = None
+) -> RecordSource:
+    """Open ``path`` as raw records, without header rules; raises InputFileError if unreadable."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise _unsupported(path, suffix)
+    if not path.is_file():
+        what = "is a folder, not a file" if path.is_dir() else "does not exist"
+        raise InputFileError(
+            f"the spreadsheet {what}",
+            path=path,
+            hint="Check the path (relative paths are relative to the campaign file).",
+        )
+    if suffix in EXCEL_SUFFIXES:
+        from bulksend.sheets_excel import ExcelSource  # openpyxl is slow to import
+
+        return ExcelSource(path, sheet=sheet)
+    from bulksend.sheets_csv import CsvSource
+
+    return CsvSource(path, encoding=encoding)
+
+
+def _unsupported(path: Path, suffix: str) -> InputFileError:
+    kind = _KNOWN_UNSUPPORTED.get(suffix, f"a {suffix or 'suffix-less'} file")
+    return InputFileError(
+        f"cannot read {kind}: bulksend reads {', '.join(SUPPORTED_SUFFIXES)}",
+        path=path,
+        hint=SAVE_AS_ADVICE,
+    )
+
+
+def read_header(source: RecordSource) -> tuple[int, list[str]]:
+    """The first non-blank record as column names: (its row number, names); checks the names."""
+    for row_number, cells in source.records():
+        if not is_blank(cells):
+            return row_number, check_header(cells, path=source.path, row_number=row_number)
+    raise InputFileError(
+        "is empty: the first row must hold the column names",
+        path=source.path,
+        hint="Put a header row (e.g. Phone, First name) above the data.",
+    )
+
+
+def check_header(cells: list[str], *, path: Path, row_number: int) -> list[str]:
+    """Column names from a header record; trailing blank cells are dropped, others must be named."""
+    names = [cell.lstrip("\ufeff").strip() for cell in cells]
+    while names and not names[-1]:
+        names.pop()
+    blanks = [column_label(i) for i, name in enumerate(names) if not name]
+    if blanks:
+        raise InputFileError(
+            f"the header has no name in {', '.join(blanks)}",
+            path=path,
+            row=row_number,
+            hint="Give every column a name in the header row, or delete the empty column.",
+        )
+    seen: dict[str, int] = {}
+    duplicates = []
+    for position, name in enumerate(names):
+        if name in seen:
+            where = f"{column_label(seen[name])} and {column_label(position)}"
+            duplicates.append(f"'{name}' ({where})")
+        seen.setdefault(name, position)
+    if duplicates:
+        raise InputFileError(
+            f"the header names a column twice: {', '.join(duplicates)}",
+            path=path,
+            row=row_number,
+            hint="Rename the columns so that every name is different.",
+        )
+    return names
+
+
+class Sheet:
+    """An open spreadsheet: ``columns`` from the header, ``rows()`` streaming the data rows.
+
+    Use it as a context manager; leaving the block closes the file. ``rows()`` may be called
+    again for a second pass (it re-reads the file from the start).
+    """
+
+    def __init__(self, source: RecordSource) -> None:
+        self._source = source
+        try:
+            self.header_row, self.columns = read_header(source)
+        except BaseException:
+            source.close()
+            raise
+
+    @property
+    def path(self) -> Path:
+        return self._source.path
+
+    @property
+    def sheet_name(self) -> str | None:
+        return self._source.sheet_name
+
+    @property
+    def progress_total(self) -> int | None:
+        return self._source.progress_total
+
+    @property
+    def progress_done(self) -> int:
+        return self._source.progress_done
+
+    @property
+    def progress_unit(self) -> str:
+        return self._source.progress_unit
+
+    def rows(self) -> Iterator[SheetRow]:
+        """Every data row, in order; fully blank rows are skipped (their numbers not reused)."""
+        make_row = _row_builder(self.columns, self.path)
+        for row_number, cells in self._source.records():
+            if row_number > self.header_row and not is_blank(cells):
+                yield make_row(row_number, cells)
+
+    def close(self) -> None:
+        self._source.close()
+
+    def __enter__(self) -> Sheet:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Sheet({str(self.path)!r}, columns={self.columns!r})"
+
+
+def _row_builder(columns: list[str], path: Path) -> Callable[[int, list[str]], SheetRow]:
+    width = len(columns)
+
+    def make_row(row_number: int, cells: list[str]) -> SheetRow:
+        if len(cells) < width:
+            cells = cells + [""] * (width - len(cells))
+        elif len(cells) > width:
+            _check_extra_cells(cells, width, path=path, row_number=row_number)
+        return SheetRow(row_number, dict(zip(columns, cells, strict=False)))
+
+    return make_row
+
+
+def _check_extra_cells(cells: list[str], width: int, *, path: Path, row_number: int) -> None:
+    for position in range(width, len(cells)):
+        if cells[position]:
+            raise InputFileError(
+                f"{column_label(position)} holds {cells[position][:40]!r} but the header has "
+                f"only {width} column(s)",
+                path=path,
+                row=row_number,
+                hint="Give that column a name in the header row, or remove the value "
+                "(in a CSV, check for a stray delimiter or an unquoted comma in this row).",
+            )
+
+
+def open_sheet(path: Path, *, sheet: str | None = None, encoding: str | None = None) -> Sheet:
+    """Open a CSV/TSV/TXT or XLSX/XLSM file for streaming; raises InputFileError if unreadable.
+
+    ``sheet`` picks an Excel sheet by name (default: the first); ``encoding`` forces a CSV
+    encoding instead of detecting it.
+    """
+    return Sheet(open_records(path, sheet=sheet, encoding=encoding))
