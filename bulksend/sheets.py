@@ -98,11 +98,18 @@ def _unsupported(path: Path, suffix: str) -> InputFileError:
     )
 
 
-def read_header(source: RecordSource) -> tuple[int, list[str]]:
-    """The first non-blank record as column names: (its row number, names); checks the names."""
+@dataclass(frozen=True, slots=True)
+class Header:
+    row_number: int  # where the header is, as Excel numbers rows
+    columns: list[str]  # the names, in order
+    first_position: int  # 0-based position of the first named column (a table may start at B)
+
+
+def read_header(source: RecordSource) -> Header:
+    """The first non-blank record as column names; raises InputFileError for an empty file."""
     for row_number, cells in source.records():
         if not is_blank(cells):
-            return row_number, check_header(cells, path=source.path, row_number=row_number)
+            return check_header(cells, path=source.path, row_number=row_number)
     raise InputFileError(
         "is empty: the first row must hold the column names",
         path=source.path,
@@ -110,12 +117,14 @@ def read_header(source: RecordSource) -> tuple[int, list[str]]:
     )
 
 
-def check_header(cells: list[str], *, path: Path, row_number: int) -> list[str]:
-    """Column names from a header record; trailing blank cells are dropped, others must be named."""
+def check_header(cells: list[str], *, path: Path, row_number: int) -> Header:
+    """Column names from a header record; blank cells before and after the names are dropped,
+    blank or repeated names between them are an error naming the columns."""
     names = [cell.lstrip("\ufeff").strip() for cell in cells]
-    while names and not names[-1]:
-        names.pop()
-    blanks = [column_label(i) for i, name in enumerate(names) if not name]
+    first = next(position for position, name in enumerate(names) if name)
+    last = max(position for position, name in enumerate(names) if name)
+    names = names[first : last + 1]
+    blanks = [column_label(first + i) for i, name in enumerate(names) if not name]
     if blanks:
         raise InputFileError(
             f"the header has no name in {', '.join(blanks)}",
@@ -125,7 +134,7 @@ def check_header(cells: list[str], *, path: Path, row_number: int) -> list[str]:
         )
     seen: dict[str, int] = {}
     duplicates = []
-    for position, name in enumerate(names):
+    for position, name in enumerate(names, start=first):
         if name in seen:
             where = f"{column_label(seen[name])} and {column_label(position)}"
             duplicates.append(f"'{name}' ({where})")
@@ -137,7 +146,7 @@ def check_header(cells: list[str], *, path: Path, row_number: int) -> list[str]:
             row=row_number,
             hint="Rename the columns so that every name is different.",
         )
-    return names
+    return Header(row_number, names, first)
 
 
 class Sheet:
@@ -150,10 +159,12 @@ class Sheet:
     def __init__(self, source: RecordSource) -> None:
         self._source = source
         try:
-            self.header_row, self.columns = read_header(source)
+            self._header = read_header(source)
         except BaseException:
             source.close()
             raise
+        self.columns = self._header.columns
+        self.header_row = self._header.row_number
 
     @property
     def path(self) -> Path:
@@ -177,7 +188,7 @@ class Sheet:
 
     def rows(self) -> Iterator[SheetRow]:
         """Every data row, in order; fully blank rows are skipped (their numbers not reused)."""
-        make_row = _row_builder(self.columns, self.path)
+        make_row = _row_builder(self._header, self.path)
         for row_number, cells in self._source.records():
             if row_number > self.header_row and not is_blank(cells):
                 yield make_row(row_number, cells)
@@ -200,25 +211,30 @@ class Sheet:
         return f"Sheet({str(self.path)!r}, columns={self.columns!r})"
 
 
-def _row_builder(columns: list[str], path: Path) -> Callable[[int, list[str]], SheetRow]:
-    width = len(columns)
+def _row_builder(header: Header, path: Path) -> Callable[[int, list[str]], SheetRow]:
+    columns, start = header.columns, header.first_position
+    stop = start + len(columns)
 
     def make_row(row_number: int, cells: list[str]) -> SheetRow:
-        if len(cells) < width:
-            cells = cells + [""] * (width - len(cells))
-        elif len(cells) > width:
-            _check_extra_cells(cells, width, path=path, row_number=row_number)
-        return SheetRow(row_number, dict(zip(columns, cells, strict=False)))
+        if start or len(cells) > stop:
+            _check_unnamed_cells(cells, start, stop, path=path, row_number=row_number)
+            cells = cells[start:stop]
+        if len(cells) < len(columns):
+            cells = cells + [""] * (len(columns) - len(cells))
+        return SheetRow(row_number, dict(zip(columns, cells, strict=True)))
 
     return make_row
 
 
-def _check_extra_cells(cells: list[str], width: int, *, path: Path, row_number: int) -> None:
-    for position in range(width, len(cells)):
-        if cells[position]:
+def _check_unnamed_cells(
+    cells: list[str], start: int, stop: int, *, path: Path, row_number: int
+) -> None:
+    """Cells left or right of the named columns must be empty: their value would be lost."""
+    for position, cell in enumerate(cells):
+        if cell and not start <= position < stop:
             raise InputFileError(
-                f"{column_label(position)} holds {cells[position][:40]!r} but the header has "
-                f"only {width} column(s)",
+                f"{column_label(position)} holds {cell[:40]!r} but the header names no "
+                "column there",
                 path=path,
                 row=row_number,
                 hint="Give that column a name in the header row, or remove the value "
