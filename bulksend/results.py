@@ -181,10 +181,13 @@ class ResultsFile:
         ``records`` is consumed lazily, so it may stream from this very file.
         """
         self._refuse_while_journal_open("rewrite")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, temp_name = tempfile.mkstemp(
-            prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
-        )
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            descriptor, temp_name = tempfile.mkstemp(
+                prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
+            )
+        except OSError as exc:
+            raise _write_error(self.path, exc) from exc
         temp_path = Path(temp_name)
         try:
             with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as out:
@@ -232,7 +235,10 @@ class ResultsFile:
         """
         if self.exists() and self._needs_repair():
             self.compact()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _write_error(self.path, exc) from exc
         self._journal = Journal(self.path, COLUMNS, max_delay_s=max_delay_s, max_batch=max_batch)
         return self._journal
 
