@@ -7,6 +7,7 @@ The dataclasses ``Disposition`` and ``PreparedRow`` are the contract the sending
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -20,6 +21,8 @@ from bulksend.sms import SmsInfo
 from bulksend.templates import Template
 
 KEY_SEPARATOR = " | "  # joins the key columns' values into one readable identity
+# Row-specific parts of a phone reason (the quoted cell, an E.164 number), dropped for grouping.
+_ROW_SPECIFIC = re.compile(r"'[^']*'|\"[^\"]*\"|\+\d{6,}")
 
 
 class Disposition(StrEnum):
@@ -155,6 +158,21 @@ def check_columns(
         )
 
 
+def phone_reason_category(reason: str) -> str:
+    """The reason without the row's own number, so equal problems group in summaries."""
+    return _ROW_SPECIFIC.sub("…", reason)
+
+
+def phone_message(raw_phone: str, reason: str) -> str:
+    """The reason for one row, naming the cell once: "phone '12' is too short for US (+1)"."""
+    quoted = repr(raw_phone)
+    if reason.startswith(quoted):
+        return f"phone {reason}"
+    if quoted in reason:
+        return f"phone: {reason}"
+    return f"phone {quoted}: {reason}"
+
+
 class RowChecker:
     """Turns one sheet row into a ``CheckedRow``; remembers identities for dedupe.
 
@@ -213,7 +231,9 @@ class RowChecker:
         if result.e164 is not None:
             return result.e164, None
         reason = result.reason or "not a valid phone number"
-        return None, RowProblem(f"invalid phone: {reason}", f"phone {raw_phone!r}: {reason}")
+        return None, RowProblem(
+            f"invalid phone: {phone_reason_category(reason)}", phone_message(raw_phone, reason)
+        )
 
     def identity(self, row_number: int, values: Mapping[str, str], e164: str | None) -> str:
         key = self.campaign.key

@@ -226,3 +226,30 @@ def test_names_with_spaces_and_defaults_work_end_to_end(tmp_path: Path) -> None:
     )
     report = validate_campaign(campaign)
     assert report.preview[0].body["message_variables"] == ["friend", "A-1"]
+
+
+def test_phone_problems_group_whatever_the_number(tmp_path: Path) -> None:
+    write_csv(tmp_path, [["12", "a", "b"], ["+12122345678", "c", "d"], ["1234", "e", "f"]])
+    report = validate_campaign(make_campaign(tmp_path, default_region="US"))
+    [reason] = report.invalid_reasons
+    assert (reason.count, reason.example_row) == (2, 2)
+    assert reason.category == "invalid phone: … is too short for US (+1)"
+    assert reason.example_reason == "phone '12' is too short for US (+1)"
+
+
+def test_a_local_number_without_region_says_what_to_do(tmp_path: Path) -> None:
+    write_csv(tmp_path, [["(212) 234-5678", "a", "b"]])
+    [reason] = validate_campaign(make_campaign(tmp_path)).invalid_reasons
+    assert reason.example_reason == (
+        "phone '(212) 234-5678': no country code: write the number with + or set default_region"
+    )
+
+
+def test_the_campaign_suppression_list_is_matched_after_normalisation(tmp_path: Path) -> None:
+    write_csv(tmp_path, [["+1 212 234 5678", "a", "b"], ["+12125550198", "c", "d"]])
+    (tmp_path / "optouts.csv").write_text("phone\n(212) 234-5678\n", encoding="utf-8")
+    campaign = make_campaign(tmp_path, default_region="US", suppression=Path("optouts.csv"))
+    report = validate_campaign(campaign)
+    assert (report.sendable, report.suppressed) == (1, 1)
+    rejects = unescaped(read_rejects(report.rejects_path))
+    assert rejects[1][:4] == ["2", "+12122345678", "skipped", "suppressed"]
