@@ -16,7 +16,10 @@ from typing import Any
 
 from bulksend.campaign import Campaign
 from bulksend.errors import ConfigError, InputFileError
+from bulksend.phonelist import load_phone_list
+from bulksend.phones import normalize_phone
 from bulksend.render import BodyRenderer, RowProblem, compile_body
+from bulksend.sheets import Sheet, open_sheet
 from bulksend.sms import SmsInfo
 from bulksend.templates import Template
 
@@ -60,7 +63,7 @@ def resolve(campaign: Campaign, path: Path) -> Path:
 def iter_prepared_rows(
     campaign: Campaign,
     *,
-    sheet: Any | None = None,
+    sheet: Sheet | None = None,
     template: Template | None = None,
     suppressed: frozenset[str] | None = None,
 ) -> Iterator[PreparedRow]:
@@ -81,7 +84,7 @@ def iter_prepared_rows(
 def iter_checked_rows(
     campaign: Campaign,
     *,
-    sheet: Any | None = None,
+    sheet: Sheet | None = None,
     template: Template | None = None,
     suppressed: frozenset[str] | None = None,
 ) -> Iterator[CheckedRow]:
@@ -92,8 +95,6 @@ def iter_checked_rows(
     if sheet is not None:
         yield from _check_sheet(campaign, sheet, renderer, suppressed)
         return
-    from bulksend.sheets import open_sheet
-
     source = resolve(campaign, campaign.source)
     with open_sheet(source, sheet=campaign.sheet, encoding=campaign.encoding) as opened:
         yield from _check_sheet(campaign, opened, renderer, suppressed)
@@ -102,16 +103,12 @@ def iter_checked_rows(
 def load_suppression(campaign: Campaign) -> frozenset[str]:
     if campaign.suppression is None:
         return frozenset()
-    from bulksend.phonelist import load_phone_list
-
-    loaded = load_phone_list(
-        resolve(campaign, campaign.suppression), default_region=campaign.default_region
-    )
-    return frozenset(getattr(loaded, "phones", loaded))
+    path = resolve(campaign, campaign.suppression)
+    return load_phone_list(path, default_region=campaign.default_region)
 
 
 def _check_sheet(
-    campaign: Campaign, sheet: Any, renderer: BodyRenderer, suppressed: frozenset[str]
+    campaign: Campaign, sheet: Sheet, renderer: BodyRenderer, suppressed: frozenset[str]
 ) -> Iterator[CheckedRow]:
     source = resolve(campaign, campaign.source)
     check_columns(campaign, list(sheet.columns), needed_columns(campaign, renderer), source)
@@ -215,8 +212,6 @@ class RowChecker:
         return CheckedRow(sendable, values, "", rendered.sms)
 
     def normalize(self, raw_phone: str) -> tuple[str | None, RowProblem | None]:
-        from bulksend.phones import normalize_phone
-
         column = self.campaign.phone_column
         if not raw_phone:
             return None, RowProblem(

@@ -15,9 +15,11 @@ from typing import Any
 
 from bulksend.campaign import Campaign
 from bulksend.errors import ApiUnreachableError, CampaignRefusedError
+from bulksend.phones import mask_phone
 from bulksend.prepare import CheckedRow, Disposition, iter_checked_rows, resolve
 from bulksend.rejects import RejectsWriter
 from bulksend.render import check_template
+from bulksend.sheets import open_sheet
 from bulksend.templates import Template
 
 # done, total (None when unknown), unit: called every PROGRESS_EVERY rows and at the end.
@@ -111,9 +113,6 @@ def validate_campaign(
     becomes a template problem, an unreachable API a note. Raises ``ConfigError`` or
     ``InputFileError`` for what stops every row (unknown column, header-only sheet...).
     """
-    from bulksend.phones import mask_phone
-    from bulksend.sheets import open_sheet
-
     template, template_check = resolve_template(campaign, template, fetch_template)
     tally = Tally(preview_size=max(preview, 0), mask=mask_phone)
     source = resolve(campaign, campaign.source)
