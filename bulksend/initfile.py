@@ -35,6 +35,9 @@ JINJA_RESERVED = frozenset(
     "and or not in is if else true false none True False None row loop self".split()
 )
 PLAIN_YAML = re.compile(r"[A-Za-z0-9_./~][A-Za-z0-9_ ./()~-]*")
+YAML_PRINTABLE = re.compile(
+    "[\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
+)
 PEEK_ROWS = 200
 YAML_SUFFIXES = (".yaml", ".yml")
 
@@ -235,7 +238,10 @@ def yaml_text(text: str) -> str:
                 return text
         except yaml.YAMLError:
             pass
-    return json.dumps(text, ensure_ascii=False)  # a JSON string is a YAML double-quoted scalar
+    # A JSON string is a YAML double-quoted scalar, once characters YAML does not allow raw in a
+    # stream (controls, NEL, line separators, BOM-likes) are escaped too.
+    quoted = json.dumps(text, ensure_ascii=False)
+    return "".join(c if YAML_PRINTABLE.fullmatch(c) else f"\\u{ord(c):04x}" for c in quoted)
 
 
 def jinja_reference(column: str) -> str:
