@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import warnings
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ class ExcelSource:
         self.path = path
         self.progress_unit = "rows"
         self.progress_done = 0
+        self._streams: weakref.WeakSet[Any] = weakref.WeakSet()
         self._workbook = _load_workbook(path)
         try:
             self._worksheet = _pick_worksheet(self._workbook, path, sheet)
@@ -39,9 +41,15 @@ class ExcelSource:
         self._worksheet.reset_dimensions()
 
     def records(self) -> Iterator[Record]:
+        rows = self._worksheet.iter_rows()
+        # Each stream holds the zip member open; close() must end the ones left mid-way.
+        self._streams.add(rows)
+        return self._records(rows)
+
+    def _records(self, rows: Iterator[Any]) -> Iterator[Record]:
         row_number = 0
         try:
-            for row_number, cells in enumerate(self._worksheet.iter_rows(), start=1):
+            for row_number, cells in enumerate(rows, start=1):
                 self.progress_done = row_number
                 yield row_number, [cell_text(cell) for cell in cells]
         except BulksendError:
@@ -56,6 +64,8 @@ class ExcelSource:
         self.progress_done = max(self.progress_done, self.progress_total or 0)
 
     def close(self) -> None:
+        for rows in list(self._streams):
+            rows.close()
         self._workbook.close()
 
     def __repr__(self) -> str:
