@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -26,6 +27,8 @@ ROW_MAPPING_NAME = "row"  # {{ row["Order Id"] }} reaches columns whose names ar
 _MAPPING_METHODS = frozenset({"get", "keys", "values", "items"})
 # Errors a filter or expression can raise on one row's values (int("abc"), a missing dict key...).
 _ROW_RENDER_ERRORS = (jinja2.TemplateError, TypeError, ValueError, ArithmeticError, LookupError)
+# A template meeting an undefined name on this many rows, and never rendering, cannot work.
+UNDEFINED_ROWS_LIMIT = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +46,14 @@ class RenderedRow:
     sms: SmsInfo | None = None
 
 
+@dataclass
+class RenderCounts:
+    """How often one value rendered and how often it hit an undefined name."""
+
+    rendered: int = 0
+    undefined: int = 0
+
+
 @dataclass(frozen=True)
 class CompiledValue:
     """One rendered value (a placeholder, the SMS text, a URL) and where it comes from."""
@@ -51,22 +62,49 @@ class CompiledValue:
     produce: Callable[[Mapping[str, str]], str]
     default: str | None
     columns: frozenset[str]
+    path: Path | None = None  # the campaign file and line, for config errors
+    line: int | None = None
+    counts: RenderCounts = field(default_factory=RenderCounts, compare=False)
 
     def render(self, values: Mapping[str, str]) -> tuple[str, RowProblem | None]:
-        """The value for this row, or "" and the problem that stops the row."""
+        """The value for this row, or "" and the problem that stops the row.
+
+        Raises ``ConfigError`` when the template cannot work for any row: the sandbox refuses
+        it, or it meets an undefined name on each of the first ``UNDEFINED_ROWS_LIMIT`` rows
+        (e.g. ``{{ first_name.nickname }}``); rows already yielded were all invalid, so
+        nothing was sent on their account.
+        """
         try:
             text = self.produce(values)
         except SecurityError as error:
-            raise ConfigError(f"{self.label} is refused by the jinja2 sandbox: {error}") from error
+            raise self._config_error(f"is refused by the jinja2 sandbox: {error}") from error
         except _ROW_RENDER_ERRORS as error:
+            if isinstance(error, jinja2.UndefinedError):
+                self._count_undefined(error)
             return "", RowProblem(
                 f"template error in {self.label}",
                 f"{self.label} failed on this row: {error}; "
                 "check the template and this row's values",
             )
+        self.counts.rendered += 1
         if text == "" and self.default is not None:
             return self.default, None
         return text, None
+
+    def _count_undefined(self, error: jinja2.UndefinedError) -> None:
+        self.counts.undefined += 1
+        if self.counts.rendered == 0 and self.counts.undefined >= UNDEFINED_ROWS_LIMIT:
+            raise self._config_error(
+                f"fails on each of the first {self.counts.undefined} rows: {error}"
+            ) from error
+
+    def _config_error(self, problem: str) -> ConfigError:
+        return ConfigError(
+            f"{self.label} {problem}",
+            path=self.path,
+            line=self.line,
+            hint='Names are column names, e.g. {{ first_name }} or {{ row["Order Id"] }}.',
+        )
 
 
 def describe_spec(section: str, index: int, spec: ValueSpec) -> str:
@@ -129,7 +167,8 @@ class TemplateCompiler:
         def produce(values: Mapping[str, str]) -> str:
             return compiled.render({**values, ROW_MAPPING_NAME: values}).strip()
 
-        return CompiledValue(label, produce, default, template_columns(ast))
+        columns = template_columns(ast)
+        return CompiledValue(label, produce, default, columns, self.campaign.path, line)
 
     def value(self, section: str, index: int, spec: ValueSpec) -> CompiledValue:
         label = describe_spec(section, index, spec)
@@ -144,10 +183,17 @@ class TemplateCompiler:
                     hint="Give the constant some text or map the variable to a column.",
                 )
             constant = spec.source
-            return CompiledValue(label, lambda _values: constant, spec.default, frozenset())
+            return CompiledValue(
+                label, lambda _values: constant, spec.default, frozenset(), self.campaign.path
+            )
         column = spec.source
         return CompiledValue(
-            label, lambda values: values.get(column, ""), spec.default, frozenset({column})
+            label,
+            lambda values: values.get(column, ""),
+            spec.default,
+            frozenset({column}),
+            self.campaign.path,
+            spec.line,
         )
 
 
@@ -314,50 +360,3 @@ def _compile_variables(compiler: TemplateCompiler, campaign: Campaign) -> Variab
     if not any(compiled.values()):
         return None
     return compiled
-
-
-def check_template(campaign: Campaign, template: Template) -> list[str]:
-    """Campaign-wide problems between the mapping and the template; [] when they fit."""
-    problems: list[str] = []
-    name = f"template {template.template_id}"
-    if not template.is_accepted:
-        problems.append(
-            f"{name} is {template.status!r}, not Accepted: only Accepted templates can be sent; "
-            "wait for approval or pick another template_id"
-        )
-    sections = campaign.channel.sections
-    wanted = {section: template.placeholder_count(section) for section in sections}
-    variables = campaign.variables
-    if isinstance(variables, tuple | list):
-        problems += _check_flat(name, wanted, len(variables))
-    else:
-        given = {section: len((variables or {}).get(section) or ()) for section in sections}
-        problems += [
-            f"{name}'s {section} has {wanted[section]} placeholder(s) but variables gives "
-            f"{given[section]} for {section}; map exactly one value per placeholder"
-            for section in sections
-            if given[section] != wanted[section]
-        ]
-    if template.needs_media_header and not campaign.header_url:
-        problems.append(
-            f"{name} has a {template.header_format} header, so every message needs its URL: "
-            'set header_url (e.g. header_url: "{{ image_url }}")'
-        )
-    return problems
-
-
-def _check_flat(name: str, wanted: Mapping[str, int], given: int) -> list[str]:
-    outside = {section: count for section, count in wanted.items() if section != "body" and count}
-    if outside:
-        where = ", ".join(f"{count} in {section}" for section, count in outside.items())
-        layout = ", ".join(f"{section}: [...]" for section in wanted)
-        return [
-            f"{name} has placeholders outside the body ({where}), so a plain list of variables "
-            f"cannot fill it: write variables as sections ({layout})"
-        ]
-    if given != wanted.get("body", 0):
-        return [
-            f"{name}'s body has {wanted.get('body', 0)} placeholder(s) but variables lists "
-            f"{given}; map exactly one value per placeholder"
-        ]
-    return []

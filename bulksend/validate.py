@@ -18,7 +18,6 @@ from bulksend.errors import ApiUnreachableError, CampaignRefusedError
 from bulksend.phones import mask_phone
 from bulksend.prepare import CheckedRow, Disposition, iter_checked_rows, resolve
 from bulksend.rejects import RejectsWriter
-from bulksend.render import check_template
 from bulksend.sheets import open_sheet
 from bulksend.templates import Template
 
@@ -225,3 +224,50 @@ class Tally:
             rejects_path=rejects.path,
             rejected=rejects.count,
         )
+
+
+def check_template(campaign: Campaign, template: Template) -> list[str]:
+    """Campaign-wide problems between the mapping and the template; [] when they fit."""
+    problems: list[str] = []
+    name = f"template {template.template_id}"
+    if not template.is_accepted:
+        problems.append(
+            f"{name} is {template.status!r}, not Accepted: only Accepted templates can be sent; "
+            "wait for approval or pick another template_id"
+        )
+    sections = campaign.channel.sections
+    wanted = {section: template.placeholder_count(section) for section in sections}
+    variables = campaign.variables
+    if isinstance(variables, tuple | list):
+        problems += _check_flat(name, wanted, len(variables))
+    else:
+        given = {section: len((variables or {}).get(section) or ()) for section in sections}
+        problems += [
+            f"{name}'s {section} has {wanted[section]} placeholder(s) but variables gives "
+            f"{given[section]} for {section}; map exactly one value per placeholder"
+            for section in sections
+            if given[section] != wanted[section]
+        ]
+    if template.needs_media_header and not campaign.header_url:
+        problems.append(
+            f"{name} has a {template.header_format} header, so every message needs its URL: "
+            'set header_url (e.g. header_url: "{{ image_url }}")'
+        )
+    return problems
+
+
+def _check_flat(name: str, wanted: Mapping[str, int], given: int) -> list[str]:
+    outside = {section: count for section, count in wanted.items() if section != "body" and count}
+    if outside:
+        where = ", ".join(f"{count} in {section}" for section, count in outside.items())
+        layout = ", ".join(f"{section}: [...]" for section in wanted)
+        return [
+            f"{name} has placeholders outside the body ({where}), so a plain list of variables "
+            f"cannot fill it: write variables as sections ({layout})"
+        ]
+    if given != wanted.get("body", 0):
+        return [
+            f"{name}'s body has {wanted.get('body', 0)} placeholder(s) but variables lists "
+            f"{given}; map exactly one value per placeholder"
+        ]
+    return []

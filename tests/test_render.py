@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 from bulksend.campaign import Campaign, PhoneCheck, Rate, ValueKind, ValueSpec
 from bulksend.channels import Channel
 from bulksend.errors import ConfigError
-from bulksend.render import check_template, compile_body
+from bulksend.render import UNDEFINED_ROWS_LIMIT, compile_body
 from bulksend.templates import Template
+from bulksend.validate import check_template
 
 PHONE = "+447700900123"
 
@@ -367,3 +368,21 @@ def test_check_template_with_no_variables_counts_placeholders() -> None:
     problems = check_template(make_campaign(variables=None), template(body=1))
     assert problems and "body has 1 placeholder(s) but variables gives 0" in problems[0]
     assert check_template(make_campaign(variables=None), template()) == []
+
+
+def test_an_undefined_name_on_every_row_is_one_config_error() -> None:
+    renderer = compile_body(make_campaign(variables=(tpl("{{ first_name.nickname }}"),)))
+    for _ in range(UNDEFINED_ROWS_LIMIT - 1):
+        assert renderer.render(PHONE, ROW).problems
+    with pytest.raises(ConfigError, match="fails on each of the first 20 rows"):
+        renderer.render(PHONE, ROW)
+
+
+def test_an_undefined_name_on_some_rows_stays_a_row_problem() -> None:
+    """row[first_name] works when the cell names a column, so it is the row that is wrong."""
+    renderer = compile_body(make_campaign(variables=(tpl("{{ row[first_name] }}"),)))
+    good = renderer.render(PHONE, {**ROW, "first_name": "Order Id"})
+    assert good.body is not None and good.body["message_variables"] == ["A-778"]
+    for _ in range(UNDEFINED_ROWS_LIMIT * 2):
+        [problem] = renderer.render(PHONE, ROW).problems
+        assert problem.category.startswith("template error in body variable 1")
