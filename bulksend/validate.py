@@ -135,8 +135,10 @@ def resolve_template(
     campaign: Campaign, template: Template | None, fetch_template: FetchTemplate | None
 ) -> tuple[Template | None, TemplateCheck]:
     """The template to render against, and what checking it found."""
-    if not campaign.channel.uses_template or campaign.template_id is None:
-        return None, TemplateCheck(False, f"{campaign.channel.value} has no templates")
+    if not campaign.channel.uses_template:
+        return None, TemplateCheck(False, "none: SMS sends free text")
+    if campaign.template_id is None:
+        return None, TemplateCheck(False, "not checked: the campaign has no template_id")
     if template is None and fetch_template is not None:
         try:
             template = fetch_template(campaign.template_id)

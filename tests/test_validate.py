@@ -253,3 +253,13 @@ def test_the_campaign_suppression_list_is_matched_after_normalisation(tmp_path: 
     assert (report.sendable, report.suppressed) == (1, 1)
     rejects = unescaped(read_rejects(report.rejects_path))
     assert rejects[1][:4] == ["2", "+12122345678", "skipped", "suppressed"]
+
+
+def test_sms_has_no_template_to_check(tmp_path: Path) -> None:
+    write_csv(tmp_path, [["+12122345678", "a", "b"]])
+    campaign = make_campaign(
+        tmp_path, channel=Channel.SMS, template_id=None, variables=None, text="Hi"
+    )
+    report = validate_campaign(campaign, fetch_template=lambda template_id: template())
+    assert report.template.note == "none: SMS sends free text"
+    assert not report.template.checked and report.can_send
