@@ -493,20 +493,28 @@ def _api_key_env(fields: Fields) -> str:
     return text
 
 
+def parse_rate(text: str) -> Rate | None:
+    """``10/s``, ``300/min``, ``5000/h`` (sec, minute, hour, hr, plurals too) as a Rate, or None."""
+    match = RATE_PATTERN.fullmatch(text.strip())
+    if not match or int(match.group(1)) < 1:
+        return None
+    unit = match.group(2).lower()
+    unit = unit if unit in RATE_UNITS else unit.removesuffix("s")  # 5/mins, 100/hours
+    return Rate(int(match.group(1)), RATE_UNITS[unit]) if unit in RATE_UNITS else None
+
+
 def _rate(fields: Fields) -> Rate:
     if not fields.has("rate"):
         return DEFAULT_RATE
-    hint = "Write a count per second, minute or hour: 10/s, 300/min or 5000/h."
     value = fields.data["rate"]
-    match = RATE_PATTERN.fullmatch(value.strip()) if isinstance(value, str) else None
-    unit = match.group(2).lower() if match else ""
-    unit = unit if unit in RATE_UNITS else unit.removesuffix("s")  # 5/mins, 100/hours
-    if not match or unit not in RATE_UNITS:
-        raise fields.error("rate", f"`rate` must look like 10/s, not {value!r}", hint=hint)
-    count = int(match.group(1))
-    if count < 1:
-        raise fields.error("rate", "`rate` must allow at least one request", hint=hint)
-    return Rate(count, RATE_UNITS[unit])
+    rate = parse_rate(value) if isinstance(value, str) else None
+    if rate is None:
+        raise fields.error(
+            "rate",
+            f"`rate` must look like 10/s, not {value!r}",
+            hint="Write a count per second, minute or hour: 10/s, 300/min or 5000/h.",
+        )
+    return rate
 
 
 def _concurrency(fields: Fields) -> int | None:

@@ -18,6 +18,7 @@ from bulksend.campaign import (
     ValueKind,
     ValueSpec,
     load_campaign,
+    parse_rate,
     referenced_columns,
     template_columns,
 )
@@ -333,3 +334,20 @@ def test_a_campaign_file_that_is_a_folder_is_a_config_error(folder: Path) -> Non
     (folder / "dir.yaml").mkdir()
     with pytest.raises(ConfigError, match="cannot read the file"):
         load_campaign(folder / "dir.yaml")
+
+
+@pytest.mark.parametrize(
+    ("text", "rate"),
+    [
+        ("10/s", Rate(10, 1.0)),
+        (" 2 / hours ", Rate(2, 3600.0)),
+        ("7/mins", Rate(7, 60.0)),
+        ("0/s", None),
+        ("10/day", None),
+        ("10", None),
+        ("1.5/s", None),
+    ],
+)
+def test_parse_rate(text: str, rate: Rate | None) -> None:
+    """The parser `send --rate` shares with the campaign file."""
+    assert parse_rate(text) == rate
