@@ -7,7 +7,6 @@ file. The renderers (text here, HTML and XLSX in their own modules) only format 
 
 from __future__ import annotations
 
-import csv
 import math
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
@@ -18,7 +17,7 @@ from typing import Any
 
 from bulksend.campaign import Campaign
 from bulksend.errors import InputFileError
-from bulksend.results import Outcome, ResultRecord
+from bulksend.results import Outcome, ResultRecord, ResultsFile
 
 # A WhatsApp "deleted" happens after delivery, so it counts as delivered in the funnel.
 DELIVERED_STATUSES = frozenset({"delivered", "read", "deleted"})
@@ -290,6 +289,10 @@ def iter_results(path: Path) -> Iterator[ResultRecord]:
     read twice, the first time noting the last line of each identity (a dict of two ints per
     recipient, not the records).
     """
+    if not path.exists():
+        raise InputFileError(
+            "there is no results file yet.", path=path, hint="Run `bulksend send` first."
+        )
     if not _has_pending(path):
         yield from _read_records(path)
         return
@@ -306,31 +309,7 @@ def _has_pending(path: Path) -> bool:
 
 
 def _read_records(path: Path) -> Iterator[ResultRecord]:
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            reader = csv.reader(handle)
-            header = next(reader, None)
-            if header is None:
-                return
-            for line_number, cells in enumerate(reader, start=2):
-                yield _parse(path, header, cells, line_number)
-    except FileNotFoundError as error:
-        raise InputFileError(
-            "there is no results file yet.", path=path, hint="Run `bulksend send` first."
-        ) from error
-    except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise InputFileError(f"cannot read the results file: {error}", path=path) from error
-
-
-def _parse(path: Path, header: list[str], cells: list[str], line_number: int) -> ResultRecord:
-    try:
-        return ResultRecord.from_csv_row(header, cells)
-    except (KeyError, ValueError) as error:
-        raise InputFileError(
-            f"line {line_number} is not a results line ({error}).",
-            path=path,
-            hint="The results file was edited by hand; restore it from the last good copy.",
-        ) from error
+    return ResultsFile(path).iter_records()
 
 
 def build_report(campaign: Campaign) -> Report:

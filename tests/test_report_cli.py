@@ -153,6 +153,7 @@ def test_journal_lines_count_once_per_recipient(tmp_path: Path) -> None:
 
 def test_a_hand_edited_results_file_names_the_line(tmp_path: Path) -> None:
     path = tmp_path / "results.csv"
-    path.write_text("row,phone,outcome\n2,+447700900002,sent\nx,+1,maybe\n", encoding="utf-8")
-    with pytest.raises(InputFileError, match="line 3 is not a results line"):
+    text = "row,phone,outcome\nx,+1,maybe\n2,+447700900002,sent\n"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputFileError, match="line 2 is not a readable results record"):
         list(iter_results(path))
