@@ -34,7 +34,7 @@ from bulksend.templates import Template
 
 STOPPED_INTERRUPTED = "interrupted"
 STOPPED_REFUSED = "campaign refused by the API"
-STOPPED_ERROR = "unexpected error"
+UNSENDABLE_OUTCOMES = (Outcome.INVALID, Outcome.SKIPPED)
 
 
 @dataclass(frozen=True)
@@ -107,8 +107,10 @@ class SendSummary:
 
 
 def should_send(previous: ResultRecord | None, *, resend_uncertain: bool) -> bool:
-    """New and failed rows are sent; final ones never; uncertain (or pending) only on request."""
-    if previous is None or previous.outcome is Outcome.FAILED:
+    """New and failed rows are sent; sent and rejected never; uncertain (or pending) only on
+    request. A row recorded invalid or skipped that is sendable now was fixed (or taken off the
+    suppression list) since: it was never sent, so it is sent now."""
+    if previous is None or previous.outcome in (Outcome.FAILED, *UNSENDABLE_OUTCOMES):
         return True
     if previous.outcome in (Outcome.UNCERTAIN, Outcome.PENDING):
         return resend_uncertain
@@ -116,32 +118,32 @@ def should_send(previous: ResultRecord | None, *, resend_uncertain: bool) -> boo
 
 
 def unsendable_record(
-    row: PreparedRow, previous: ResultRecord | None, *, claimed: bool, now_iso: str
+    row: PreparedRow, known: Mapping[str, ResultRecord], *, claimed: bool, now_iso: str
 ) -> ResultRecord | None:
     """The line to write for an invalid or skipped row, or None when nothing should change.
 
-    A duplicate shares its identity with the row it duplicates: it must never overwrite that
-    row's outcome (``claimed``: the identity was sendable earlier in this run; or a real outcome
-    is already recorded). An identical line is not written again on every run.
+    A duplicate shares its identity with the row it duplicates and must never overwrite that
+    row's outcome: when the identity was already met in this run (``claimed``) or holds a real
+    outcome, the line goes under ``"<identity> #row <n>"``. An identical line is not written
+    again on every run.
     """
     outcome = Outcome.INVALID if row.disposition is Disposition.INVALID else Outcome.SKIPPED
-    if claimed:
+    identity = row.identity
+    previous = known.get(identity)
+    if claimed or (previous is not None and previous.outcome not in UNSENDABLE_OUTCOMES):
+        identity = f"{row.identity} #row {row.row_number}"
+        previous = known.get(identity)
+    if previous is not None and (previous.outcome, previous.error, previous.row) == (
+        outcome,
+        row.reason,
+        row.row_number,
+    ):
         return None
-    if previous is not None:
-        if previous.outcome not in (Outcome.INVALID, Outcome.SKIPPED):
-            return None
-        same = (previous.outcome, previous.error, previous.row) == (
-            outcome,
-            row.reason,
-            row.row_number,
-        )
-        if same:
-            return None
     return ResultRecord(
         row=row.row_number,
         phone=row.phone,
         outcome=outcome,
-        identity=row.identity,
+        identity=identity,
         error=row.reason,
         updated_at=now_iso,
         segments=row.segments,
@@ -282,6 +284,14 @@ class _Run:
             workers=pool.size,
         )
 
+    def _claim(self, identity: str) -> bool:
+        """Note that this run met ``identity``; True when it had already."""
+        number = hash(identity)
+        if number in self.claimed:
+            return True
+        self.claimed.add(number)
+        return False
+
     def _remember(self, record: ResultRecord) -> None:
         with self._known_lock:
             self.known[record.identity] = record
@@ -336,7 +346,7 @@ class _Run:
             if row.disposition is not Disposition.SENDABLE:
                 self._record_unsendable(row, journal)
                 continue
-            self.claimed.add(hash(row.identity))
+            self._claim(row.identity)
             previous = self.known.get(row.identity)
             if not should_send(previous, resend_uncertain=self.options.resend_uncertain):
                 continue
@@ -347,13 +357,11 @@ class _Run:
             queued += 1
 
     def _record_unsendable(self, row: PreparedRow, journal: Any) -> None:
+        claimed = self._claim(row.identity)
         if journal is None:
             return
         record = unsendable_record(
-            row,
-            self.known.get(row.identity),
-            claimed=hash(row.identity) in self.claimed,
-            now_iso=iso_utc(self.utc_now()),
+            row, self.known, claimed=claimed, now_iso=iso_utc(self.utc_now())
         )
         if record is not None:
             journal.append(record)

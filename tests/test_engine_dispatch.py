@@ -49,13 +49,15 @@ def make_sender() -> Iterator[Callable[..., tuple[RowSender, Journal]]]:
     clients: list[OctopodsClient] = []
 
     def make(
-        sandbox: Sandbox, *, key: str | None = None, timeout_s: float = 10.0, rate: int = 1000
+        sandbox: Sandbox,
+        *,
+        key: str | None = None,
+        timeout_s: float = 10.0,
+        rate: int = 1000,
+        channel: Channel = Channel.WHATSAPP,
     ) -> tuple[RowSender, Journal]:
         client = OctopodsClient(
-            sandbox.base_url,
-            ApiKey(key or DEMO_KEYS[Channel.WHATSAPP]),
-            Channel.WHATSAPP,
-            timeout_s=timeout_s,
+            sandbox.base_url, ApiKey(key or DEMO_KEYS[channel]), channel, timeout_s=timeout_s
         )
         clients.append(client)
         journal = Journal()
@@ -89,6 +91,28 @@ def test_a_sent_row_records_the_ledgers_message_id(make_sandbox, make_sender) ->
         entry.channel_message_id,
     )
     assert sent.attempts == 1 and sent.http_status == 201
+
+
+@pytest.mark.parametrize(
+    ("channel", "template_id", "code"),
+    [(Channel.WHATSAPP, TEMPLATE, 5), (Channel.VBM, 456, 5), (Channel.SMS, None, 3)],
+)
+def test_a_row_the_api_refuses_is_rejected_without_retry(
+    make_sandbox, make_sender, channel: Channel, template_id: int | None, code: int
+) -> None:
+    sandbox = make_sandbox()
+    sender, journal = make_sender(sandbox, channel=channel)
+    sender.template_id = template_id
+    body: dict[str, object] = {"destination_phone": "+12"}
+    if channel is Channel.SMS:
+        body["body"] = "Hello"
+    else:
+        body["message_variables"] = ["Dana", "A-1"]
+    sender.run(Job(PreparedRow(2, "+12", "+12", Disposition.SENDABLE, body=body), None))
+    assert journal.outcomes() == [Outcome.REJECTED]
+    rejected = journal.lines[-1]
+    assert (rejected.http_status, rejected.error_code, rejected.attempts) == (400, code, 1)
+    assert not sender.halt.is_set() and sandbox.ledger() == []
 
 
 def test_transient_errors_are_retried_then_sent(make_sandbox, make_sender) -> None:
