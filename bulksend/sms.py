@@ -67,7 +67,8 @@ def sms_info(text: str) -> SmsInfo:
     if septets is not None:
         segments = segment_count(septets, single=GSM7_SINGLE, part=GSM7_PART)
         return SmsInfo(len(text), SmsEncoding.GSM7, segments, septets)
-    # Characters outside the Basic Multilingual Plane (most emoji) take two UTF-16 units.
-    units = len(text.encode("utf-16-le")) // 2
+    # Characters outside the Basic Multilingual Plane (most emoji) take two UTF-16 units; a lone
+    # surrogate (from a badly decoded cell) counts as the one unit it would occupy, not a crash.
+    units = len(text.encode("utf-16-le", "surrogatepass")) // 2
     segments = segment_count(units, single=UCS2_SINGLE, part=UCS2_PART)
     return SmsInfo(len(text), SmsEncoding.UCS2, segments, units)
