@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import requests
+from hypothesis import settings
 
 from bulksend.channels import Channel
 from bulksend.sandbox import DEMO_KEYS, Sandbox, SandboxConfig
+
+# Shared machines are noisy, so no per-example deadline anywhere. CI (HYPOTHESIS_PROFILE=ci, set by
+# .ci/run) replays the same examples every run so that a landing never depends on a dice roll; a
+# developer's `make test` keeps exploring new ones.
+settings.register_profile("dev", deadline=None)
+settings.register_profile("ci", deadline=None, derandomize=True, database=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
 class ManualClock:
