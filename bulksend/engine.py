@@ -26,6 +26,7 @@ from bulksend.client import OctopodsClient
 from bulksend.dispatch import Job, OutcomeSink, RowSender, WorkerPool, iso_utc
 from bulksend.endpoint import connect
 from bulksend.errors import ConfigError, ExitStatus
+from bulksend.pacing import Pacer
 from bulksend.prepare import Disposition, PreparedRow, iter_prepared_rows
 from bulksend.reconcile import listed_messages, reconcile
 from bulksend.results import Outcome, ResultRecord, ResultsFile
@@ -170,13 +171,17 @@ def send_campaign(
     Setting ``cancel`` stops taking rows; in-flight ones finish and are recorded.
     """
     results = ResultsFile(campaign.results_path)
+    # Every request of the run (template, listing, sends) spends the key's one rate budget: a
+    # template fetch the pacer did not see would push the first second's sends over the limit.
+    pacer = Pacer(options.rate or campaign.rate, burst=campaign.burst)
     with results.lock():
         known = _open_results(results, options)
         with connect(campaign, environ=environ) as client:
             template = None
             if campaign.channel.uses_template and campaign.template_id is not None:
+                pacer.acquire()
                 template = client.get_template(campaign.template_id)
-            run = _Run(campaign, options, client, results, known, template, events, cancel)
+            run = _Run(campaign, options, client, results, known, template, events, cancel, pacer)
             return run.execute()
 
 
@@ -219,6 +224,7 @@ class _Run:
     template: Template | None
     events: SendEvents | None
     cancel: threading.Event | None
+    pacer: Pacer
     halt: threading.Event = field(default_factory=threading.Event)
     claimed: set[int] = field(default_factory=set)
     _known_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -297,10 +303,8 @@ class _Run:
             self.known[record.identity] = record
 
     def _start_workers(self, journal: Any) -> tuple[RowSender, WorkerPool]:
-        from bulksend.pacing import Pacer
-
         rate = self.options.rate or self.campaign.rate
-        pacer = Pacer(rate, burst=self.campaign.burst)
+        pacer = self.pacer
 
         def write(record: ResultRecord) -> None:
             if journal is not None:
@@ -372,7 +376,7 @@ class _Run:
         if not pending or journal is None:
             return (0, 0)
         listed = []
-        if self.client.channel is Channel.WHATSAPP:
+        if self.client.channel is Channel.WHATSAPP and self.pacer.acquire(cancel=self.halt):
             answer = self.client.list_messages(limit=100)
             if answer.ok:
                 listed = listed_messages(answer.data.get("messages", []))

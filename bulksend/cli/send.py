@@ -123,8 +123,11 @@ def _validate(campaign: Campaign, campaign_file: Path, out: _Output) -> Validati
     from bulksend.cli.validate import fetch_template, format_report
     from bulksend.validate import validate_campaign
 
+    # One body is enough to check the mapping before confirming; validate --preview shows more.
     report = validate_campaign(
-        campaign, fetch_template=lambda template_id: fetch_template(campaign, template_id)
+        campaign,
+        fetch_template=lambda template_id: fetch_template(campaign, template_id),
+        preview=1,
     )
     out.say(format_report(report, campaign_file))
     if report.template.problems:
