@@ -124,11 +124,36 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def merge_fields(old: Mapping[str, str], new: Mapping[str, str]) -> dict[str, str]:
+    """``old`` updated by a newer answer: empty new values never erase what an earlier answer
+    gave (the list endpoint has no ``delivered_at``; a per-message answer does), except that a
+    changed status brings its own detail, even an empty one."""
+    merged = {**old, **{name: value for name, value in new.items() if value}}
+    status = new.get("delivery_status")
+    if status and status != old.get("delivery_status"):
+        merged["delivery_detail"] = new.get("delivery_detail", "")
+    return merged
+
+
 def merge_delivery(record: ResultRecord, fields: Mapping[str, str]) -> ResultRecord:
-    """The record with a newer answer: empty new values never erase what an earlier answer gave
-    (the list endpoint has no ``delivered_at``; a per-message answer does)."""
-    changes = {name: value for name, value in fields.items() if value}
-    return replace(record, **changes)
+    """The record with a newer answer merged by ``merge_fields``."""
+    old = {"delivery_status": record.delivery_status, "delivery_detail": record.delivery_detail}
+    changes = merge_fields(old, fields)
+    return replace(record, **{name: value for name, value in changes.items() if name in fields})
+
+
+def refusal_fields(answer: ApiAnswer, *, checked_at: str) -> dict[str, str]:
+    """What a row says when the status endpoint refused to answer for its message."""
+    code = f", code {answer.error_code}" if answer.error_code is not None else ""
+    said = answer.error or "no reason given"
+    return {
+        "delivery_status": "unknown",
+        "delivery_detail": (
+            f"the status endpoint does not know this message (HTTP {answer.http_status}{code}): "
+            f"{said} Check that api_key_env holds the key that sent it."
+        ),
+        "status_checked_at": checked_at,
+    }
 
 
 def apply_updates(
@@ -266,16 +291,20 @@ class _Run:
         if answer.ok:
             self._record(message_id, answer.data)
             return
-        # The API refused this one lookup (unknown id...): asking again will not help.
+        # The API refused this one lookup (unknown id...): asking again in this run will not
+        # help. A later run asks once more, in case the key was wrong. A status an earlier run
+        # learnt is kept: an API may forget old messages.
         self.refused += 1
-        self.awaiting.pop(message_id, None)
         logger.warning("status of message %s refused: %s", message_id, answer.error)
+        if not self.awaiting.pop(message_id, ""):
+            fields = refusal_fields(answer, checked_at=iso_utc(self.now_utc()))
+            self.updates[message_id] = fields
+            self.since_flush += 1
 
     def _record(self, message_id: str, item: Mapping[str, Any]) -> None:
         self.asked += 1
         fields = delivery_fields(item, checked_at=iso_utc(self.now_utc()))
-        known = self.updates.setdefault(message_id, {})
-        known.update({name: value for name, value in fields.items() if value})
+        self.updates[message_id] = merge_fields(self.updates.get(message_id, {}), fields)
         self.since_flush += 1
         status = fields["delivery_status"]
         if is_final(self.channel, status):
@@ -304,7 +333,7 @@ class _Run:
         return StatusProgress(
             round=self.round,
             asked=self.asked,
-            final=self.tracked - len(self.awaiting),
+            final=self.tracked - len(self.awaiting) - self.refused,
             tracked=self.tracked,
             unreachable=len(self.unreachable),
         )
@@ -402,7 +431,7 @@ def _summary(run: _Run, *, timed_out: bool) -> StatusSummary:
         channel=run.channel,
         tracked=run.tracked,
         asked=run.asked,
-        final=run.tracked - len(run.awaiting),
+        final=run.tracked - len(run.awaiting) - run.refused,
         unreachable=len(run.unreachable),
         refused=run.refused,
         statuses=dict(sorted(statuses.items(), key=lambda kv: (-kv[1], kv[0]))),

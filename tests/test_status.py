@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -409,3 +410,39 @@ def test_status_refuses_while_a_send_holds_the_results_file(
     with ResultsFile(campaign.results_path).lock(), pytest.raises(ResultsLockedError):
         simulated.check(campaign, sandbox)
     assert len(sandbox.requests()) == start
+
+
+def test_a_message_the_status_endpoint_does_not_know_is_explained_and_asked_once(
+    tmp_path: Path, make_sandbox: Callable[..., Sandbox], simulated: Simulated
+) -> None:
+    """A sent row whose lookup the API refuses (unknown id) gets status "unknown" and the API's
+    words in delivery_detail; --watch does not ask about it again and still ends."""
+    campaign, sandbox, records = setup_campaign(
+        tmp_path, make_sandbox, simulated.clock, Channel.SMS, 2
+    )
+    stranger = replace(records[0], row=40, phone=phone(40), identity=phone(40), message_id="999")
+    write_results(campaign.results_path, [*records, stranger])
+    summary = simulated.check(campaign, sandbox, watch=True, interval_s=STEP_S, timeout_s=600)
+    asked = [r for r in sandbox.requests() if r.path == "/api/v1/sms/messages/999"]
+    assert len(asked) == 1
+    assert not summary.timed_out and summary.refused == 1
+    assert summary.final == 2 and summary.exit_status is ExitStatus.OK
+    row = read_results(campaign.results_path)[-1]
+    assert row.delivery_status == "unknown"
+    assert "does not know this message" in row.delivery_detail
+    assert "Message does not exist." in row.delivery_detail
+    assert row.status_checked_at
+
+
+def test_a_refused_lookup_never_erases_a_status_already_known(
+    tmp_path: Path, make_sandbox: Callable[..., Sandbox], simulated: Simulated
+) -> None:
+    """An old message the API no longer knows keeps the status an earlier run stored."""
+    campaign, sandbox, records = setup_campaign(
+        tmp_path, make_sandbox, simulated.clock, Channel.SMS, 1
+    )
+    known = replace(records[0], message_id="999", delivery_status="sent", sent_at="x")
+    write_results(campaign.results_path, [known, records[1]])
+    simulated.check(campaign, sandbox)
+    row = read_results(campaign.results_path)[0]
+    assert (row.delivery_status, row.delivery_detail, row.sent_at) == ("sent", "", "x")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -105,3 +106,18 @@ def test_a_bad_duration_says_how_to_write_one(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["status", str(tmp_path / "x.yaml"), "--interval", "soon"])
     assert result.exit_code == 2
     assert "write it like 30s, 5m or 1h" in result.output
+
+
+def test_a_message_the_api_does_not_know_is_pointed_out(
+    tmp_path: Path, make_sandbox: Callable[..., Sandbox]
+) -> None:
+    sandbox = make_sandbox(delivery_step_s=0.0, seed=3)
+    path = campaign_file(tmp_path, Channel.SMS, api_url=sandbox.base_url)
+    records = send_messages(sandbox, Channel.SMS, 1)
+    records[0] = replace(records[0], message_id="424242")
+    write_results(load_campaign(path).results_path, records)
+    result = run(path, key=DEMO_KEYS[Channel.SMS])
+    assert result.exit_code == 0, result.output
+    assert "1 sent message(s): unknown 1" in result.output
+    assert "0 final, 1 not final yet" in result.output
+    assert "1 message(s) the status endpoint would not answer for" in result.output

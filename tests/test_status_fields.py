@@ -107,3 +107,16 @@ def test_updates_touch_only_the_sent_rows_they_name(
         expected = "delivered" if index in answered and old.outcome is Outcome.SENT else None
         assert new.delivery_status == (expected or old.delivery_status)
         assert (new.row, new.outcome, new.message_id) == (old.row, old.outcome, old.message_id)
+
+
+def test_a_new_status_replaces_the_old_detail() -> None:
+    """The detail belongs to the status it came with: "delivered" keeps no failure text."""
+    record = _sent("7", delivery_status="unknown", delivery_detail="not known yet")
+    merged = merge_delivery(record, {"delivery_status": "delivered", "delivery_detail": ""})
+    assert (merged.delivery_status, merged.delivery_detail) == ("delivered", "")
+
+
+def test_the_same_status_without_detail_keeps_the_old_detail() -> None:
+    record = _sent("7", delivery_status="delivered", delivery_detail="Delivered to handset")
+    merged = merge_delivery(record, {"delivery_status": "delivered", "delivery_detail": ""})
+    assert merged.delivery_detail == "Delivered to handset"

@@ -153,7 +153,10 @@ def format_summary(summary: StatusSummary, campaign_file: Path) -> str:
         f"{summary.asked} answer(s) this run",
     ]
     if summary.refused:
-        lines.append(f"  {summary.refused} lookup(s) refused by the API (see -v for details)")
+        lines.append(
+            f"  {summary.refused} message(s) the status endpoint would not answer for: "
+            "their delivery_detail in the results file says why"
+        )
     if summary.unreachable:
         lines.append(
             f"  {summary.unreachable} could not be asked (network or server trouble): "
