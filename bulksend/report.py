@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bulksend.campaign import Campaign
+from bulksend.channels import Channel
 from bulksend.errors import InputFileError
 from bulksend.results import Outcome, ResultRecord, ResultsFile
 
@@ -87,6 +88,17 @@ class Report:
     results_path: str = ""
 
     @property
+    def delivery_tracked(self) -> bool:
+        """False for VBM: it has no status endpoint, so "sent" is as far as anyone can know."""
+        known = {channel.value: channel for channel in Channel}
+        return self.channel not in known or known[self.channel].has_status_endpoint
+
+    @property
+    def has_read_receipts(self) -> bool:
+        """Only WhatsApp reports "read"; a report of unknown channel shows it too."""
+        return self.channel in (Channel.WHATSAPP.value, "")
+
+    @property
     def duration_s(self) -> float | None:
         if self.first_sent_at is None or self.last_sent_at is None:
             return None
@@ -109,6 +121,7 @@ class Report:
             "rows": self.rows,
             "outcomes": dict(self.outcomes),
             "delivery_statuses": dict(self.delivery_statuses),
+            "delivery_tracked": self.delivery_tracked,
             "funnel": _funnel_dict(self.funnel),
             "reasons": [_reason_dict(reason) for reason in self.reasons],
             "segments_sent": self.segments_sent,

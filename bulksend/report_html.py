@@ -14,7 +14,14 @@ from pathlib import Path
 
 from bulksend.errors import InputFileError
 from bulksend.report import Report, TimeBucket
-from bulksend.report_text import format_duration, format_rate, percent
+from bulksend.report_text import (
+    UNTRACKED_NOTE,
+    format_duration,
+    format_rate,
+    funnel_steps,
+    percent,
+    reason_label,
+)
 
 OUTCOME_COLOURS = {
     "sent": "#2e7d32",
@@ -115,20 +122,17 @@ def _cards(report: Report) -> str:
 
 def _funnel_section(report: Report) -> str:
     funnel = report.funnel
-    steps = [
-        ("Sent", funnel.sent),
-        ("Delivered", funnel.delivered),
-        ("Read", funnel.read),
-        ("Failed", funnel.failed),
-    ]
-    note = (
-        "Delivered includes read messages. "
-        f"{funnel.awaiting} sent messages have no final delivery status yet"
-        + (f" ({funnel.never_checked} never checked)." if funnel.never_checked else ".")
-    )
+    if not report.delivery_tracked:
+        note = UNTRACKED_NOTE
+    else:
+        note = (
+            ("Delivered includes read messages. " if report.has_read_receipts else "")
+            + f"{funnel.awaiting} sent messages have no final delivery status yet"
+            + (f" ({funnel.never_checked} never checked)." if funnel.never_checked else ".")
+        )
     return (
         '<h2 id="funnel">Delivery funnel</h2>\n'
-        + funnel_svg(steps, total=funnel.sent)
+        + funnel_svg(funnel_steps(report), total=funnel.sent)
         + f'\n<p class="note">{escape(note)}</p>'
     )
 
@@ -242,8 +246,7 @@ def _reasons_section(report: Report, *, limit: int = 50) -> str:
         return '<h2 id="reasons">Failure reasons</h2>\n<p class="note">No failures.</p>'
     rows = "".join(
         f'<tr><td class="num">{reason.count}</td>'
-        f"<td>{escape('not sent' if reason.stage == 'send' else 'not delivered')}: "
-        f"{escape(reason.outcome)}</td>"
+        f"<td>{escape(reason_label(reason))}</td>"
         f"<td>{'' if reason.error_code is None else reason.error_code}</td>"
         f"<td>{escape(reason.reason)}</td>"
         f"<td>row {reason.example_row}, {escape(reason.example_phone)}</td></tr>"

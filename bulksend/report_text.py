@@ -4,7 +4,31 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from bulksend.report import Report
+from bulksend.report import ReasonCount, Report
+
+UNTRACKED_NOTE = (
+    "VBM has no status endpoint: delivery cannot be tracked. "
+    "Sent means Octopods accepted the message."
+)
+
+
+def reason_label(reason: ReasonCount) -> str:
+    """ "not sent (rejected)" or "not delivered (failed)": a send "failed" and a delivery
+    "failed" are different things for the reader."""
+    stage = "not sent" if reason.stage == "send" else "not delivered"
+    return f"{stage} ({reason.outcome})"
+
+
+def funnel_steps(report: Report) -> list[tuple[str, int]]:
+    """The funnel steps this channel can report: no "read" without read receipts, and only
+    "sent" when delivery cannot be tracked at all."""
+    funnel = report.funnel
+    if not report.delivery_tracked:
+        return [("Sent", funnel.sent)]
+    steps = [("Sent", funnel.sent), ("Delivered", funnel.delivered)]
+    if report.has_read_receipts:
+        steps.append(("Read", funnel.read))
+    return [*steps, ("Failed", funnel.failed)]
 
 
 def iter_reason_lines(report: Report, *, limit: int = 10) -> Iterator[str]:
@@ -12,7 +36,7 @@ def iter_reason_lines(report: Report, *, limit: int = 10) -> Iterator[str]:
     for reason in report.reasons[:limit]:
         code = f" [code {reason.error_code}]" if reason.error_code is not None else ""
         yield (
-            f"  {reason.count:>7}  {reason.outcome}{code}: {reason.reason}"
+            f"  {reason.count:>7}  {reason_label(reason)}{code}: {reason.reason}"
             f"  (e.g. row {reason.example_row}, {reason.example_phone})"
         )
     if len(report.reasons) > limit:
@@ -58,12 +82,7 @@ def render_text(report: Report) -> str:
         ),
         "",
         "Delivery (of sent rows):",
-        f"  sent       {funnel.sent:>7}",
-        f"  delivered  {funnel.delivered:>7}  {percent(funnel.delivered, funnel.sent):>6}",
-        f"  read       {funnel.read:>7}  {percent(funnel.read, funnel.sent):>6}",
-        f"  failed     {funnel.failed:>7}  {percent(funnel.failed, funnel.sent):>6}",
-        f"  no final status yet {funnel.awaiting}"
-        + (f" (never checked: {funnel.never_checked})" if funnel.never_checked else ""),
+        *_funnel_lines(report),
     ]
     if report.segments_sent:
         lines.append(f"  SMS segments sent {report.segments_sent}")
@@ -75,6 +94,17 @@ def render_text(report: Report) -> str:
     if report.reasons:
         lines += ["", "Why rows were not sent or not delivered (most frequent first):"]
         lines += list(iter_reason_lines(report))
-    if funnel.never_checked:
+    if funnel.never_checked and report.delivery_tracked:
         lines += ["", "Run `bulksend status` to fetch delivery statuses."]
     return "\n".join(lines) + "\n"
+
+
+def _funnel_lines(report: Report) -> list[str]:
+    funnel = report.funnel
+    lines = [f"  sent       {funnel.sent:>7}"]
+    if not report.delivery_tracked:
+        return [*lines, f"  {UNTRACKED_NOTE}"]
+    for label, count in funnel_steps(report)[1:]:
+        lines.append(f"  {label.lower():<10} {count:>7}  {percent(count, funnel.sent):>6}")
+    never = f" (never checked: {funnel.never_checked})" if funnel.never_checked else ""
+    return [*lines, f"  no final status yet {funnel.awaiting}{never}"]

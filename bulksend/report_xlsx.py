@@ -21,7 +21,14 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from bulksend.errors import InputFileError
 from bulksend.report import Report
-from bulksend.report_text import format_duration, format_rate, percent
+from bulksend.report_text import (
+    UNTRACKED_NOTE,
+    format_duration,
+    format_rate,
+    funnel_steps,
+    percent,
+    reason_label,
+)
 from bulksend.results import COLUMNS, ResultRecord
 
 TEXT_COLUMNS = frozenset(COLUMNS) - {"row", "http_status", "error_code", "attempts", "segments"}
@@ -136,17 +143,19 @@ def _summary_rows(report: Report) -> list[list[object]]:
         ["Delivery funnel"],
         ["Step", "Messages", "Share of sent"],
     ]
-    for name, count in (
-        ("sent", funnel.sent),
-        ("delivered", funnel.delivered),
-        ("read", funnel.read),
-        ("failed", funnel.failed),
-        ("no final status yet", funnel.awaiting),
-    ):
-        rows.append([name, count, percent(count, funnel.sent)])
-    rows += [[], ["Failure reasons"], ["What happened", "Recipients", "Error code", "Reason"]]
+    for name, count in funnel_steps(report):
+        rows.append([name.lower(), count, percent(count, funnel.sent)])
+    if report.delivery_tracked:
+        rows.append(["no final status yet", funnel.awaiting, percent(funnel.awaiting, funnel.sent)])
+    else:
+        rows.append([UNTRACKED_NOTE])
+    rows += [
+        [],
+        ["Failure reasons"],
+        ["What happened", "Recipients", "Error code", "Reason", "Example"],
+    ]
     for reason in report.reasons:
         code = "" if reason.error_code is None else reason.error_code
-        example = f"row {reason.example_row}"
-        rows.append([reason.outcome, reason.count, code, reason.reason, example])
+        example = f"row {reason.example_row}, {reason.example_phone}"
+        rows.append([reason_label(reason), reason.count, code, reason.reason, example])
     return rows

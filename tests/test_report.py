@@ -197,3 +197,32 @@ def test_durations_read_like_a_clock() -> None:
     assert format_duration(9.6) == "10s"
     assert format_duration(61) == "1m 01s"
     assert format_duration(3723) == "1h 02m 03s"
+
+
+def test_reasons_say_whether_the_row_was_not_sent_or_not_delivered() -> None:
+    """A send "failed" and a delivery "failed" are different things for the reader."""
+    rows = [
+        replace(_rejected(2, "Phone invalid"), outcome=Outcome.FAILED),
+        replace(_sent(3, "2026-05-02T09:00:00Z", "failed"), delivery_detail="Not on WhatsApp."),
+    ]
+    text = render_text(summarize(rows, channel="whatsapp"))
+    assert "not sent (failed) [code 5]: Phone invalid  (e.g. row 2," in text
+    assert "not delivered (failed): Not on WhatsApp.  (e.g. row 3," in text
+
+
+def test_vbm_report_says_delivery_cannot_be_tracked() -> None:
+    rows = [_sent(2, "2026-05-02T09:00:00Z"), _sent(3, "2026-05-02T09:00:01Z")]
+    report = summarize(rows, channel="vbm")
+    text = render_text(report)
+    assert "VBM has no status endpoint" in text
+    assert "bulksend status" not in text and "never checked" not in text
+    assert "delivered" not in text.split("Delivery")[1].split("Duration")[0]
+    assert report.to_dict()["delivery_tracked"] is False
+    assert summarize(rows, channel="sms").to_dict()["delivery_tracked"] is True
+
+
+def test_sms_report_has_no_read_line() -> None:
+    """SMS has no read receipts: a "read 0%" line would only mislead."""
+    rows = [_sent(2, "2026-05-02T09:00:00Z", "delivered")]
+    assert "  read " not in render_text(summarize(rows, channel="sms"))
+    assert "  read " in render_text(summarize(rows, channel="whatsapp"))

@@ -157,3 +157,50 @@ def test_a_hand_edited_results_file_names_the_line(tmp_path: Path) -> None:
     path.write_text(text, encoding="utf-8")
     with pytest.raises(InputFileError, match="line 2 is not a readable results record"):
         list(iter_results(path))
+
+
+def _text_numbers(text: str) -> dict[str, dict[str, int]]:
+    """The numbers the terminal report shows, by section, read back from its lines."""
+    sections: dict[str, dict[str, int]] = {}
+    current = ""
+    for line in text.splitlines():
+        if line and not line.startswith(" "):
+            current = line.split(" (")[0].rstrip(":")
+            continue
+        words = line.split()
+        if current == "Why rows were not sent or not delivered" and words:
+            sections.setdefault("reasons", {})[line.split(": ", 1)[0].strip()] = int(words[0])
+        elif len(words) >= 2 and words[1].isdigit():
+            sections.setdefault(current, {})[words[0]] = int(words[1])
+        elif line.startswith("  no final status yet"):
+            sections.setdefault(current, {})["awaiting"] = int(words[4])
+        elif line.startswith("  SMS segments sent"):
+            sections["segments"] = {"sent": int(words[3])}
+    return sections
+
+
+def test_json_numbers_equal_the_terminal_numbers(campaign_file: Path, tmp_path: Path) -> None:
+    records = [
+        sent(2, "+447700900002", "delivered", "2026-05-02T09:00:00Z"),
+        sent(3, "+447700900003", "failed", "2026-05-02T09:00:04Z"),
+        sent(4, "+447700900004", "", "2026-05-02T09:00:05Z"),
+        sent(5, "+447700900005", "undelivered", "2026-05-02T09:00:06Z"),
+        ResultRecord(row=6, phone="1", outcome=Outcome.INVALID, identity="1", error="too short"),
+        ResultRecord(row=7, phone="2", outcome=Outcome.INVALID, identity="2", error="too short"),
+        ResultRecord(row=8, phone="+3", outcome=Outcome.UNCERTAIN, identity="3", error="lost"),
+    ]
+    write_results(tmp_path / "out" / "results.csv", records)
+    text = CliRunner().invoke(main, ["report", str(campaign_file)], catch_exceptions=False)
+    data = json.loads(CliRunner().invoke(main, ["report", str(campaign_file), "--json"]).stdout)
+    shown = _text_numbers(text.output)
+    assert shown["Outcomes"] == {k: v for k, v in data["outcomes"].items() if v}
+    funnel = data["funnel"]
+    assert shown["Delivery"] == {
+        "sent": funnel["sent"],
+        "delivered": funnel["delivered"],
+        "failed": funnel["failed"],
+        "awaiting": funnel["awaiting"],
+    }
+    assert shown["segments"] == {"sent": data["segments_sent"]}
+    assert sorted(shown["reasons"].values()) == sorted(r["count"] for r in data["reasons"])
+    assert sum(shown["reasons"].values()) == 5  # 2 invalid, uncertain, failed, undelivered

@@ -133,3 +133,29 @@ def test_an_empty_results_file_still_renders() -> None:
     page = render_html(summarize([]), generated_at=GENERATED)
     root = ET.fromstring(page.removeprefix("<!DOCTYPE html>\n"))
     assert "No times recorded." in "".join(root.itertext())
+
+
+def _funnel_titles(page: str) -> list[str]:
+    root = ET.fromstring(page.removeprefix("<!DOCTYPE html>\n"))
+    chart = next(e for e in root.iter(f"{SVG}svg") if e.get("id") == "funnel-chart")
+    return [rect.find(f"{SVG}title").text for rect in chart.iter(f"{SVG}rect") if rect.get("class")]
+
+
+def test_vbm_page_says_delivery_cannot_be_tracked() -> None:
+    sent = [r for r in _records() if r.outcome is Outcome.SENT]
+    page = render_html(summarize(sent, channel="vbm"), generated_at=GENERATED)
+    assert _funnel_titles(page) == ["Sent: 6"]
+    assert "VBM has no status endpoint" in page
+    assert "never checked" not in page
+
+
+def test_sms_funnel_has_no_read_bar() -> None:
+    page = render_html(summarize(_records(), channel="sms"), generated_at=GENERATED)
+    assert _funnel_titles(page) == ["Sent: 6", "Delivered: 4", "Failed: 1"]
+
+
+def test_reasons_say_not_sent_or_not_delivered() -> None:
+    root = ET.fromstring(_page().removeprefix("<!DOCTYPE html>\n"))
+    table = next(t for t in root.iter("table") if t.get("id") == "reason-table")
+    what = [row.findall("td")[1].text for row in table.iter("tr") if row.findall("td")]
+    assert sorted(what) == ["not delivered (failed)", "not sent (rejected)"]

@@ -86,3 +86,25 @@ def test_unwritable_path_is_a_clear_error(tmp_path: Path) -> None:
     target = tmp_path / "missing-folder" / "report.xlsx"
     with pytest.raises(InputFileError, match="cannot write the workbook"):
         write_xlsx(summarize([]), list, target)
+
+
+def test_summary_reasons_say_what_happened_with_an_example(tmp_path: Path) -> None:
+    records = [
+        *_records(),
+        ResultRecord(
+            row=4,
+            phone="+447700900003",
+            outcome=Outcome.SENT,
+            identity="+447700900003",
+            message_id="5100232",
+            delivery_status="failed",
+            delivery_detail="Not a mobile subscriber.",
+        ),
+    ]
+    path = tmp_path / "report.xlsx"
+    write_xlsx(summarize(records, channel="sms"), lambda: records, path)
+    rows = list(openpyxl.load_workbook(path)["Summary"].iter_rows(values_only=True))
+    start = rows.index(("What happened", "Recipients", "Error code", "Reason", "Example"))
+    reasons = rows[start + 1 : start + 3]
+    assert sorted(row[0] for row in reasons) == ["not delivered (failed)", "not sent (rejected)"]
+    assert ("row 4, +447700900003") in [row[4] for row in reasons]
