@@ -121,3 +121,20 @@ def test_a_message_the_api_does_not_know_is_pointed_out(
     assert "1 sent message(s): unknown 1" in result.output
     assert "0 final, 1 not final yet" in result.output
     assert "1 message(s) the status endpoint would not answer for" in result.output
+
+
+def test_watch_shows_a_progress_line_per_round_until_all_are_final(
+    tmp_path: Path, make_sandbox: Callable[..., Sandbox]
+) -> None:
+    """SMS moves queued -> sent -> final a step apart: the watch needs more than one round."""
+    sandbox = make_sandbox(delivery_step_s=1.5, seed=3)
+    path = prepared(tmp_path, sandbox, Channel.SMS, 3)
+    result = run(
+        path, "--watch", "--interval", "1s", "--timeout", "30s", key=DEMO_KEYS[Channel.SMS]
+    )
+    assert result.exit_code == 0, result.output
+    progress = [line for line in result.stderr.splitlines() if line.startswith("round ")]
+    assert len(progress) >= 2
+    assert progress[0].startswith("round 1: ") and "/3 final" in progress[0]
+    assert progress[-1].startswith(f"round {len(progress)}: 3/3 final")
+    assert "3 final, 0 not final yet" in result.stdout
