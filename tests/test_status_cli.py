@@ -138,3 +138,16 @@ def test_watch_shows_a_progress_line_per_round_until_all_are_final(
     assert progress[0].startswith("round 1: ") and "/3 final" in progress[0]
     assert progress[-1].startswith(f"round {len(progress)}: 3/3 final")
     assert "3 final, 0 not final yet" in result.stdout
+
+
+def test_whatsapp_summary_says_delivered_may_still_become_read(
+    tmp_path: Path, make_sandbox: Callable[..., Sandbox]
+) -> None:
+    sandbox = make_sandbox(delivery_step_s=0.0, seed=3)
+    path = prepared(tmp_path, sandbox, Channel.WHATSAPP, 12)
+    result = run(path, key=DEMO_KEYS[Channel.WHATSAPP])
+    assert result.exit_code == 0, result.output
+    records = read_results(load_campaign(path).results_path)
+    delivered = sum(r.delivery_status == "delivered" for r in records)
+    assert delivered, "the seed must leave some recipients with read receipts off"
+    assert f"({delivered} delivered, which WhatsApp may still report read)" in result.output

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from bulksend.campaign import load_campaign
+from bulksend.channels import Channel
 from bulksend.status import StatusProgress, StatusSummary, check_status
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h)?\s*$", re.IGNORECASE)
@@ -147,9 +148,15 @@ def format_summary(summary: StatusSummary, campaign_file: Path) -> str:
     if not summary.tracked:
         return "no sent messages to track yet."
     statuses = ", ".join(f"{status} {count}" for status, count in summary.statuses.items())
+    delivered = summary.statuses.get("delivered", 0)
+    may_be_read = (
+        f" ({delivered} delivered, which WhatsApp may still report read)"
+        if summary.channel is Channel.WHATSAPP and delivered
+        else ""
+    )
     lines = [
         f"{summary.tracked} sent message(s): {statuses}",
-        f"  {summary.final} final, {summary.awaiting} not final yet; "
+        f"  {summary.final} final, {summary.awaiting} not final yet{may_be_read}; "
         f"{summary.asked} answer(s) this run",
     ]
     if summary.refused:
