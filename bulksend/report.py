@@ -42,7 +42,7 @@ _DAY_S = 86400
 
 @dataclass(frozen=True)
 class Funnel:
-    """Sent rows and how far their delivery got. ``awaiting`` have no final status yet."""
+    """Sent rows and how far their delivery got; ``awaiting`` are not delivered or failed yet."""
 
     sent: int
     delivered: int  # delivered, read or deleted: read implies delivered

@@ -127,7 +127,7 @@ def _funnel_section(report: Report) -> str:
     else:
         note = (
             ("Delivered includes read messages. " if report.has_read_receipts else "")
-            + f"{funnel.awaiting} sent messages have no final delivery status yet"
+            + f"{funnel.awaiting} sent messages are neither delivered nor failed yet"
             + (f" ({funnel.never_checked} never checked)." if funnel.never_checked else ".")
         )
     return (

@@ -107,4 +107,4 @@ def _funnel_lines(report: Report) -> list[str]:
     for label, count in funnel_steps(report)[1:]:
         lines.append(f"  {label.lower():<10} {count:>7}  {percent(count, funnel.sent):>6}")
     never = f" (never checked: {funnel.never_checked})" if funnel.never_checked else ""
-    return [*lines, f"  no final status yet {funnel.awaiting}{never}"]
+    return [*lines, f"  neither delivered nor failed yet {funnel.awaiting}{never}"]

@@ -146,7 +146,13 @@ def _summary_rows(report: Report) -> list[list[object]]:
     for name, count in funnel_steps(report):
         rows.append([name.lower(), count, percent(count, funnel.sent)])
     if report.delivery_tracked:
-        rows.append(["no final status yet", funnel.awaiting, percent(funnel.awaiting, funnel.sent)])
+        rows.append(
+            [
+                "neither delivered nor failed yet",
+                funnel.awaiting,
+                percent(funnel.awaiting, funnel.sent),
+            ]
+        )
     else:
         rows.append([UNTRACKED_NOTE])
     rows += [

@@ -172,8 +172,8 @@ def _text_numbers(text: str) -> dict[str, dict[str, int]]:
             sections.setdefault("reasons", {})[line.split(": ", 1)[0].strip()] = int(words[0])
         elif len(words) >= 2 and words[1].isdigit():
             sections.setdefault(current, {})[words[0]] = int(words[1])
-        elif line.startswith("  no final status yet"):
-            sections.setdefault(current, {})["awaiting"] = int(words[4])
+        elif line.startswith("  neither delivered nor failed yet"):
+            sections.setdefault(current, {})["awaiting"] = int(words[5])
         elif line.startswith("  SMS segments sent"):
             sections["segments"] = {"sent": int(words[3])}
     return sections
