@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from bulksend.campaign import RATE_PATTERN, RATE_UNITS, Campaign, Rate, load_campaign
-from bulksend.errors import ConfigError, ExitStatus, NothingToSendError
+from bulksend.errors import CampaignRefusedError, ConfigError, ExitStatus, NothingToSendError
 from bulksend.results import FINAL_OUTCOMES, Outcome, ResultRecord
 
 if TYPE_CHECKING:
     from bulksend.engine import SendOptions, SendSummary
+    from bulksend.templates import Template
     from bulksend.validate import ValidationReport
 
 LOG_EVERY_S = 5.0
@@ -123,12 +124,21 @@ def _validate(campaign: Campaign, campaign_file: Path, out: _Output) -> Validati
     from bulksend.cli.validate import fetch_template, format_report
     from bulksend.validate import validate_campaign
 
+    refusals: list[CampaignRefusedError] = []
+
+    def fetch(template_id: int) -> Template:
+        try:
+            return fetch_template(campaign, template_id)
+        except CampaignRefusedError as refusal:
+            refusals.append(refusal)
+            raise
+
     # One body is enough to check the mapping before confirming; validate --preview shows more.
-    report = validate_campaign(
-        campaign,
-        fetch_template=lambda template_id: fetch_template(campaign, template_id),
-        preview=1,
-    )
+    report = validate_campaign(campaign, fetch_template=fetch, preview=1)
+    if refusals:
+        # A refused key or a missing template is campaign-wide (exit 3, the API's words and the
+        # remedy), not a mistake in the campaign file for the summary to call a template problem.
+        raise refusals[0]
     out.say(format_report(report, campaign_file))
     if report.template.problems:
         raise ConfigError(
