@@ -8,7 +8,7 @@ from __future__ import annotations
 import codecs
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
@@ -90,6 +90,15 @@ class Campaign:
     encoding: str | None
     max_attempts: int
     timeout_s: float
+    # The line of each key's value in the file, so that a later check (a column the sheet
+    # lacks, a sheet name the workbook lacks) can name it; keys left out are absent.
+    lines: Mapping[str, int] = field(
+        default_factory=lambda: MappingProxyType({}), compare=False, repr=False
+    )
+
+    def line_of(self, key: str) -> int | None:
+        """The line of ``key``'s value in the campaign file, or None when it is not there."""
+        return self.lines.get(key)
 
     @property
     def uses_sandbox(self) -> bool:
@@ -177,7 +186,13 @@ def load_campaign(path: Path) -> Campaign:
         encoding=_encoding(fields, source),
         max_attempts=fields.whole("max_attempts", default=DEFAULT_MAX_ATTEMPTS, maximum=100),
         timeout_s=fields.seconds("timeout", default=DEFAULT_TIMEOUT_S, maximum=600),
+        lines=_lines(doc),
     )
+
+
+def _lines(doc: YamlDocument) -> Mapping[str, int]:
+    lines = {key: doc.line((key,)) for key in doc.data}
+    return MappingProxyType({key: line for key, line in lines.items() if line is not None})
 
 
 def _refuse_secret_keys(fields: Fields) -> None:
@@ -268,6 +283,12 @@ def _sheet_path(fields: Fields, key: str, *, required: bool) -> Path | None:
             f"`{key}` is {kind}; bulksend reads " + ", ".join(SHEET_SUFFIXES),
             hint="Open it in Excel or LibreOffice and save it as .xlsx or .csv.",
         )
+    if path.is_dir():
+        raise fields.error(
+            key,
+            f"`{key}` is a folder, not a file: {path}",
+            hint="Name the spreadsheet file itself, e.g. customers.csv inside that folder.",
+        )
     if not path.is_file():
         raise fields.error(
             key,
@@ -323,13 +344,21 @@ def _default_region(fields: Fields) -> str | None:
     value = fields.text("default_region")
     if value is None:
         return None
-    region = value.upper()
+    try:
+        return normalize_region(value)
+    except ConfigError as error:
+        raise fields.error("default_region", error.message, hint=error.hint) from None
+
+
+def normalize_region(value: str) -> str:
+    """The ISO 3166 code ``value`` names (any case); ``ConfigError`` (no file) otherwise."""
+    region = value.strip().upper()
     if region in phonenumbers.SUPPORTED_REGIONS:
         return region
     hint = "Use a two-letter ISO 3166 country code such as US, GB, DE or IN."
     if region == "UK":
         hint = "The code for the United Kingdom is GB."
-    raise fields.error("default_region", f"`{value}` is not a country code", hint=hint)
+    raise ConfigError(f"`{value}` is not a country code", hint=hint)
 
 
 def _variables(
@@ -445,10 +474,18 @@ def _api_url(fields: Fields) -> str:
     text = fields.text("api_url")
     if text is None:
         return DEFAULT_API_URL
-    if text.lower() == SANDBOX_URL_WORD:
+    try:
+        return normalize_api_url(text)
+    except ConfigError as error:
+        raise fields.error("api_url", error.message, hint=error.hint) from None
+
+
+def normalize_api_url(text: str) -> str:
+    """``sandbox``, or ``text`` as a base URL ending in /api/v1; ``ConfigError`` (no file)."""
+    if text.strip().lower() == SANDBOX_URL_WORD:
         return SANDBOX_URL_WORD
     hint = f"For example: api_url: {DEFAULT_API_URL} (or api_url: sandbox for the simulator)."
-    parts = urlsplit(text)
+    parts = urlsplit(text.strip())
     scheme = parts.scheme.lower()
     try:
         host = parts.hostname
@@ -456,22 +493,20 @@ def _api_url(fields: Fields) -> str:
     except ValueError:
         host = None
     if scheme not in ("http", "https") or not host:
-        raise fields.error("api_url", "`api_url` must be a web address", hint=hint)
+        raise ConfigError("`api_url` must be a web address", hint=hint)
     if parts.username or parts.password or parts.query or parts.fragment:
-        raise fields.error(
-            "api_url",
+        raise ConfigError(
             "`api_url` must not carry a user, password or query",
             hint="The API key comes from the variable named by `api_key_env`, never the URL.",
         )
     if scheme == "http" and host.lower() not in LOOPBACK_HOSTS:
-        raise fields.error(
-            "api_url",
+        raise ConfigError(
             "`api_url` uses plain http://, which would send the API key unencrypted",
             hint="Use https://. Plain http is allowed only for 127.0.0.1, localhost and ::1.",
         )
     path = parts.path.rstrip("/") or "/api/v1"
     if not path.endswith("/api/v1"):
-        raise fields.error("api_url", "`api_url` must end in /api/v1", hint=hint)
+        raise ConfigError("`api_url` must end in /api/v1", hint=hint)
     return urlunsplit((scheme, parts.netloc, path, "", ""))
 
 

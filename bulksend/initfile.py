@@ -18,7 +18,13 @@ from pathlib import Path
 
 import yaml
 
-from bulksend.campaign import DEFAULT_API_URL, SANDBOX_URL_WORD, load_campaign
+from bulksend.campaign import (
+    DEFAULT_API_URL,
+    SANDBOX_URL_WORD,
+    load_campaign,
+    normalize_api_url,
+    normalize_region,
+)
 from bulksend.channels import Channel
 from bulksend.errors import ApiError, ConfigError
 from bulksend.templates import Template
@@ -85,12 +91,13 @@ def write_campaign_file(
     """
     spreadsheet, output = Path(spreadsheet), Path(output)
     _check_output(output, force=force)
-    if channel.uses_template and template_id is None:
-        raise ConfigError(
-            f"{channel.value} campaigns send a template: give its number with --template-id N",
-            hint="Your templates are listed in Octopods; or use --channel sms for free text.",
+    api_url = _option("--api-url", "api_url", normalize_api_url, api_url)
+    if default_region is not None:
+        default_region = _option(
+            "--default-region", "default_region", normalize_region, default_region
         )
     facts = read_sheet_facts(spreadsheet, sheet=sheet)
+    _check_template_id(channel, template_id)
     template, note = None, None
     if channel.uses_template and template_id is not None:
         reader = read_template or _api_reader(environ)
@@ -108,6 +115,28 @@ def write_campaign_file(
     )
     _write_checked(output, text)
     return InitResult(output, facts.phone_column, template, note)
+
+
+def _option(option: str, key: str, normalize: Callable[[str], str], value: str) -> str:
+    """``normalize(value)``; its ``ConfigError`` names the command-line option, not the key."""
+    try:
+        return normalize(value)
+    except ConfigError as error:
+        problem = error.message.removeprefix(f"`{key}` ")
+        raise ConfigError(f"{option}: {problem}", hint=error.hint) from None
+
+
+def _check_template_id(channel: Channel, template_id: int | None) -> None:
+    if channel.uses_template and template_id is None:
+        raise ConfigError(
+            f"{channel.value} campaigns send a template: give its number with --template-id N",
+            hint="Your templates are listed in Octopods; or use --channel sms for free text.",
+        )
+    if not channel.uses_template and template_id is not None:
+        raise ConfigError(
+            "--template-id does not apply to SMS: an SMS is free text",
+            hint="Leave --template-id out, or choose --channel whatsapp or vbm.",
+        )
 
 
 def _check_output(output: Path, *, force: bool) -> None:
@@ -216,9 +245,10 @@ def _write_checked(output: Path, text: str) -> None:
         try:
             load_campaign(Path(temporary))
         except ConfigError as error:
+            # The scratch file is gone when the user reads this: name the file they asked for.
             raise ConfigError(
                 "bulksend init could not write a valid campaign file with these options",
-                hint=str(error),
+                hint=str(error).replace(temporary, str(output)),
             ) from error
         os.replace(temporary, output)
     finally:

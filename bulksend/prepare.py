@@ -19,7 +19,7 @@ from bulksend.errors import ConfigError, InputFileError
 from bulksend.phonelist import load_phone_list
 from bulksend.phones import normalize_phone
 from bulksend.render import BodyRenderer, RowProblem, compile_body
-from bulksend.sheets import Sheet, open_sheet
+from bulksend.sheets import Sheet, UnknownSheetError, open_sheet
 from bulksend.sms import SmsInfo
 from bulksend.templates import Template
 
@@ -95,9 +95,23 @@ def iter_checked_rows(
     if sheet is not None:
         yield from _check_sheet(campaign, sheet, renderer, suppressed)
         return
-    source = resolve(campaign, campaign.source)
-    with open_sheet(source, sheet=campaign.sheet, encoding=campaign.encoding) as opened:
+    with open_campaign_sheet(campaign) as opened:
         yield from _check_sheet(campaign, opened, renderer, suppressed)
+
+
+def open_campaign_sheet(campaign: Campaign) -> Sheet:
+    """The campaign's sheet, open; a sheet name the workbook lacks is a ``ConfigError`` at the
+    ``sheet:`` line (the fix is in the campaign file), other problems ``InputFileError``."""
+    source = resolve(campaign, campaign.source)
+    try:
+        return open_sheet(source, sheet=campaign.sheet, encoding=campaign.encoding)
+    except UnknownSheetError as error:
+        raise ConfigError(
+            f"{source.name} {error.problem}",
+            path=campaign.path,
+            line=campaign.line_of("sheet"),
+            hint=error.hint,
+        ) from error
 
 
 def load_suppression(campaign: Campaign) -> frozenset[str]:
@@ -125,22 +139,25 @@ def _check_sheet(
         )
 
 
-def needed_columns(campaign: Campaign, renderer: BodyRenderer) -> dict[str, str]:
-    """Every column the campaign reads -> the setting that reads it."""
-    needed = {campaign.phone_column: "phone_column"}
+def needed_columns(campaign: Campaign, renderer: BodyRenderer) -> dict[str, tuple[str, int | None]]:
+    """Every column the campaign reads -> the setting that reads it and that setting's line."""
+    needed = {campaign.phone_column: ("phone_column", campaign.line_of("phone_column"))}
     for column in campaign.key or ():
-        needed.setdefault(column, "key")
-    for column, label in renderer.columns.items():
-        needed.setdefault(column, label)
+        needed.setdefault(column, ("key", campaign.line_of("key")))
+    for column, user in renderer.column_users.items():
+        needed.setdefault(column, user)
     return needed
 
 
 def check_columns(
-    campaign: Campaign, columns: Sequence[str], needed: Mapping[str, str], source: Path
+    campaign: Campaign,
+    columns: Sequence[str],
+    needed: Mapping[str, tuple[str, int | None]],
+    source: Path,
 ) -> None:
-    """``ConfigError`` for the first needed column the sheet lacks, with close matches."""
+    """``ConfigError`` at the setting's line for the first needed column the sheet lacks."""
     present = set(columns)
-    for column, used_by in needed.items():
+    for column, (used_by, line) in needed.items():
         if column in present:
             continue
         by_case = {name.casefold(): name for name in columns}
@@ -151,6 +168,7 @@ def check_columns(
         raise ConfigError(
             f"column {column!r} (used by {used_by}) is not in {source.name}.{guess}",
             path=campaign.path,
+            line=line,
             hint="Its columns are: " + ", ".join(repr(c) for c in columns),
         )
 

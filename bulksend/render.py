@@ -184,7 +184,12 @@ class TemplateCompiler:
                 )
             constant = spec.source
             return CompiledValue(
-                label, lambda _values: constant, spec.default, frozenset(), self.campaign.path
+                label,
+                lambda _values: constant,
+                spec.default,
+                frozenset(),
+                self.campaign.path,
+                spec.line,
             )
         column = spec.source
         return CompiledValue(
@@ -215,10 +220,15 @@ class BodyRenderer:
     @property
     def columns(self) -> dict[str, str]:
         """Every column the body reads -> the label of the first thing that reads it."""
-        found: dict[str, str] = {}
+        return {column: label for column, (label, _line) in self.column_users.items()}
+
+    @property
+    def column_users(self) -> dict[str, tuple[str, int | None]]:
+        """Every column the body reads -> label and campaign-file line of its first reader."""
+        found: dict[str, tuple[str, int | None]] = {}
         for compiled in self._all_values():
             for column in sorted(compiled.columns):
-                found.setdefault(column, compiled.label)
+                found.setdefault(column, (compiled.label, compiled.line))
         return found
 
     def _all_values(self) -> list[CompiledValue]:
@@ -324,17 +334,19 @@ def compile_body(campaign: Campaign, *, template: Template | None = None) -> Bod
             "an sms campaign needs text:", path=campaign.path, hint='e.g. text: "Hi {{ name }}"'
         )
 
-    def optional(label: str, text: str | None) -> CompiledValue | None:
-        return None if text is None or text == "" else compiler.compile(label, text)
+    def optional(label: str, key: str, text: str | None) -> CompiledValue | None:
+        if text is None or text == "":
+            return None
+        return compiler.compile(label, text, line=campaign.line_of(key))
 
-    header_url = optional("header_url", campaign.header_url if channel.uses_template else None)
+    header_url = campaign.header_url if channel.uses_template else None
     return BodyRenderer(
         channel=channel,
         variables=_compile_variables(compiler, campaign),
-        text=optional("the SMS text", campaign.text) if channel is Channel.SMS else None,
-        header_url=header_url,
+        text=optional("the SMS text", "text", campaign.text) if channel is Channel.SMS else None,
+        header_url=optional("header_url", "header_url", header_url),
         header_url_required=None if template is None else template.needs_media_header,
-        contact_name=optional("contact_name", campaign.contact_name),
+        contact_name=optional("contact_name", "contact_name", campaign.contact_name),
         open_conversation=bool(campaign.open_conversation),
     )
 

@@ -8,6 +8,7 @@ however long the file is: nothing is loaded whole.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,30 @@ _KNOWN_UNSUPPORTED = {
     ".numbers": "an Apple Numbers spreadsheet",
     ".json": "a JSON file",
 }
+
+
+class UnknownSheetError(InputFileError):
+    """The workbook has no sheet of the name asked for; ``sheet_names`` lists the ones it has.
+
+    A subclass so that a caller who knows where the name came from (the campaign file's
+    ``sheet:`` line) can say so.
+    """
+
+    def __init__(self, path: Path, sheet: str, sheet_names: list[str]) -> None:
+        self.sheet = sheet
+        self.sheet_names = tuple(sheet_names)
+        listed = ", ".join(repr(name) for name in sheet_names)
+        by_fold = {name.casefold(): name for name in sheet_names}
+        close = difflib.get_close_matches(sheet.casefold(), list(by_fold), n=1)
+        self.close_match = by_fold[close[0]] if close else None
+        did_you_mean = f"Did you mean {self.close_match!r}? " if self.close_match else ""
+        self.problem = f"has no sheet named {sheet!r}; its sheets are: {listed}"
+        super().__init__(
+            self.problem,
+            path=path,
+            hint=did_you_mean + "Use one of these names exactly as written, or leave the "
+            "sheet out for the first one.",
+        )
 
 
 @dataclass(frozen=True, slots=True)

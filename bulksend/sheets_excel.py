@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bulksend.errors import BulksendError, InputFileError
-from bulksend.sheets import SAVE_AS_ADVICE, Record
+from bulksend.sheets import SAVE_AS_ADVICE, Record, UnknownSheetError
 
 _ZERO_PAD_FORMAT = re.compile(r"0+")  # Excel's way to keep leading zeros: "00000000000"
 
@@ -98,13 +98,7 @@ def _pick_worksheet(workbook: Any, path: Path, sheet: str | None) -> Any:
         if hasattr(worksheet, "iter_rows"):
             return worksheet
         raise InputFileError(f"the sheet {sheet!r} is a chart, not a table of rows", path=path)
-    listed = ", ".join(repr(name) for name in workbook.sheetnames)
-    raise InputFileError(
-        f"has no sheet named {sheet!r}; its sheets are: {listed}",
-        path=path,
-        hint="Set sheet: to one of these names (exactly as written), or leave it out for the "
-        "first sheet.",
-    )
+    raise UnknownSheetError(path, sheet, list(workbook.sheetnames))
 
 
 def cell_text(cell: Any) -> str:

@@ -14,11 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from bulksend.campaign import Campaign
-from bulksend.errors import ApiUnreachableError, CampaignRefusedError
+from bulksend.errors import ApiUnreachableError, CampaignRefusedError, ConfigError
 from bulksend.phones import mask_phone
-from bulksend.prepare import CheckedRow, Disposition, iter_checked_rows, resolve
+from bulksend.prepare import (
+    CheckedRow,
+    Disposition,
+    iter_checked_rows,
+    open_campaign_sheet,
+    resolve,
+)
 from bulksend.rejects import RejectsWriter
-from bulksend.sheets import open_sheet
 from bulksend.templates import Template
 
 # done, total (None when unknown), unit: called every PROGRESS_EVERY rows and at the end.
@@ -116,7 +121,7 @@ def validate_campaign(
     tally = Tally(preview_size=max(preview, 0), mask=mask_phone)
     source = resolve(campaign, campaign.source)
     with (
-        open_sheet(source, sheet=campaign.sheet, encoding=campaign.encoding) as sheet,
+        open_campaign_sheet(campaign) as sheet,
         RejectsWriter(campaign.rejects_path, sheet.columns) as rejects,
     ):
         rows = iter_checked_rows(campaign, sheet=sheet, template=template)
@@ -129,6 +134,25 @@ def validate_campaign(
         if progress is not None:
             progress(sheet.progress_done, sheet.progress_total, sheet.progress_unit)
     return tally.report(campaign, source, template_check, rejects)
+
+
+def check_api_key(campaign: Campaign, environ: Mapping[str, str]) -> None:
+    """``ConfigError`` naming the variable when the campaign's key is not in ``environ``.
+
+    A send would stop on it before the first message, so validate says so too. The sandbox
+    needs no key (its demo key stands in), so sandbox campaigns always pass.
+    """
+    if campaign.uses_sandbox or environ.get(campaign.api_key_env, "").strip():
+        return
+    state = "is empty" if campaign.api_key_env in environ else "is not set"
+    raise ConfigError(
+        f"the environment variable {campaign.api_key_env} {state}: it must hold the "
+        f"{campaign.channel.value} channel's API key",
+        path=campaign.path,
+        line=campaign.line_of("api_key_env"),
+        hint=f"Copy the key from the channel settings in Octopods and run "
+        f"`export {campaign.api_key_env}=<key>` before sending (keys never go in the file).",
+    )
 
 
 def resolve_template(

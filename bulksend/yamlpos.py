@@ -276,10 +276,24 @@ class Fields:
         if isinstance(value, str) and value.strip().isdigit():
             value = int(value.strip())
         if isinstance(value, bool) or not isinstance(value, int):
-            raise self.error(key, f"`{key}` must be a whole number, not {describe(value)}")
+            raise self.error(
+                key,
+                f"`{key}` must be a whole number, not {self.shown(key)}",
+                hint=f"Write digits only, e.g. {key}: {max(minimum, 1)}.",
+            )
         if not minimum <= value <= maximum:
             raise self.error(key, f"`{key}` must be between {minimum} and {maximum}, not {value}")
         return value
+
+    def shown(self, key: str) -> str:
+        """How a message shows the value: a scalar as written (quoted, cut to 40 characters),
+        anything else by its kind. Only for keys that cannot hold a secret."""
+        value = self.data[key]
+        spot = self.doc.spot(self.at(key))
+        if isinstance(value, list | dict) or spot is None or spot.text is None:
+            return describe(value)
+        text = " ".join(spot.text.split())
+        return f"`{text[:37]}...`" if len(text) > 40 else f"`{text}`"
 
     def boolean(self, key: str, *, default: bool) -> bool:
         if not self.has(key):
@@ -288,7 +302,7 @@ class Fields:
         if not isinstance(value, bool):
             raise self.error(
                 key,
-                f"`{key}` must be true or false, not {describe(value)}",
+                f"`{key}` must be true or false, not {self.shown(key)}",
                 hint="Write true or false.",
             )
         return value

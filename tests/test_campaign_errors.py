@@ -261,12 +261,15 @@ def test_jinja_error_in_a_variable_template(folder: Path) -> None:
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        ("open_conversation: yes please", "`open_conversation` must be true or false, not text"),
-        ("dedupe: 1", "`dedupe` must be true or false, not a number"),
+        (
+            "open_conversation: yes please",
+            "`open_conversation` must be true or false, not `yes please`",
+        ),
+        ("dedupe: 1", "`dedupe` must be true or false, not `1`"),
         ("burst: [1]", "`burst` must be a whole number, not a list"),
         ("burst: 0", "`burst` must be between 1 and 10000, not 0"),
-        ("max_attempts: 2.5", "`max_attempts` must be a whole number, not a number"),
-        ("template_id: abc", "`template_id` must be a whole number, not text"),
+        ("max_attempts: 2.5", "`max_attempts` must be a whole number, not `2.5`"),
+        ("template_id: abc", "`template_id` must be a whole number, not `abc`"),
         ("phone_check: strict", "`phone_check` must be valid or possible, not `strict`"),
         ("timeout: forever", "`timeout` must be a number of seconds up to 600, not 'forever'"),
         ("timeout: 0", "`timeout` must be a number of seconds up to 600, not 0"),

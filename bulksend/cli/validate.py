@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from bulksend import endpoint
 from bulksend.campaign import Campaign, load_campaign
 from bulksend.errors import ExitStatus
 from bulksend.templates import Template
-from bulksend.validate import ValidationReport, validate_campaign
+from bulksend.validate import ValidationReport, check_api_key, validate_campaign
 
 
 @click.command(name="validate")
@@ -43,6 +44,7 @@ def command(ctx: click.Context, campaign_file: Path, preview: int, as_json: bool
     2 a config or input error, a template problem, or no sendable row.
     """
     campaign = load_campaign(campaign_file)
+    check_api_key(campaign, os.environ)
     with ProgressBar(enabled=not as_json and sys.stderr.isatty()) as bar:
         report = validate_campaign(
             campaign,
