@@ -57,6 +57,13 @@ class CsvSource:
             self.delimiter = sniff_delimiter(_read_sample(path, self.encoding), path.suffix)
         except OSError as error:
             raise _os_error(path, error) from error
+        except UnicodeError as error:
+            # Not a UnicodeDecodeError: a forced utf-16/utf-32 on a file without its mark.
+            raise InputFileError(
+                f"cannot be read as {self.encoding} text ({error})",
+                path=path,
+                hint=ENCODING_ADVICE,
+            ) from error
         if not _decodes(path, self.encoding):
             raise _undecodable(path, self.encoding, self.delimiter, forced=encoding is not None)
 
@@ -186,7 +193,7 @@ def _decodes(path: Path, encoding: str) -> bool:
             while chunk := binary.read(SCAN_CHUNK_BYTES):
                 decoder.decode(chunk)
             decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
+        except UnicodeError:
             return False
     return True
 

@@ -97,6 +97,19 @@ def test_undecodable_bytes_under_a_forced_encoding_name_the_row(tmp_path: Path) 
     assert "CSV UTF-8" in message
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32"])
+def test_a_forced_encoding_that_needs_a_byte_order_mark_is_an_input_error(
+    tmp_path: Path, encoding: str
+) -> None:
+    """utf-16 and utf-32 without a mark make Python raise a bare UnicodeError."""
+    path = write(tmp_path, CUSTOMERS.encode("cp1252"))
+    with pytest.raises(InputFileError) as caught:
+        open_sheet(path, encoding=encoding)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: cannot be read as {encoding} text")
+    assert "encoding:" in message
+
+
 def test_bytes_neither_utf8_nor_cp1252_name_the_row(tmp_path: Path) -> None:
     path = write(tmp_path, b"Phone,Name\n+1,Ann\n+2,B\x81o\n")
     with pytest.raises(InputFileError) as caught:
