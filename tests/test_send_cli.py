@@ -301,6 +301,27 @@ def test_exit_4_when_rows_fail_or_are_uncertain(
     assert len(ledger) == len(ledger_phones(sandbox))
 
 
+def test_uncertain_rows_are_sent_again_only_with_resend_uncertain(tmp_path, make_sandbox) -> None:
+    """The flag's risk, shown in the ledger: an uncertain row that had arrived arrives twice."""
+    sandbox = make_sandbox(seed=3, slow_answer_share=0.5, slow_answer_delay_s=1.0)
+    campaign_path = make_campaign(
+        tmp_path, sandbox, rows=12, channel=Channel.SMS, extra="timeout: 300ms\n"
+    )
+    args = ["send", str(campaign_path), "--yes"]
+    assert invoke(args, key=DEMO_KEYS[Channel.SMS]).exit_code == 4
+    uncertain = {p for p, r in results_of(tmp_path).items() if r.outcome is Outcome.UNCERTAIN}
+    assert uncertain
+    sandbox.clear_faults()
+    again = invoke(args, key=DEMO_KEYS[Channel.SMS])
+    assert again.exit_code == 4 and re.search(r"sent now\s+0\n", again.stdout)
+    assert len(ledger_phones(sandbox)) == 12
+    resent = invoke([*args, "--resend-uncertain"], key=DEMO_KEYS[Channel.SMS])
+    assert resent.exit_code == 0, resent.output
+    twice = {phone for phone, times in Counter(ledger_phones(sandbox)).items() if times == 2}
+    assert twice == uncertain
+    assert {r.outcome for r in results_of(tmp_path).values()} == {Outcome.SENT}
+
+
 @pytest.mark.parametrize("channel", list(Channel))
 def test_exit_3_when_the_api_refuses_the_key(tmp_path, make_sandbox, channel: Channel) -> None:
     """Template channels learn it from the template fetch, SMS from its first sends."""
