@@ -392,6 +392,15 @@ def test_limit_5_sends_exactly_5(tmp_path: Path, make_sandbox) -> None:
     assert sorted(ledger_phones(sandbox)) == [row[0] for row in people(10)]
 
 
+def test_limit_0_announces_and_sends_nothing(tmp_path: Path, make_sandbox) -> None:
+    sandbox = make_sandbox()
+    campaign_path = make_campaign(tmp_path, sandbox, rows=3)
+    result = invoke(["send", str(campaign_path), "--yes", "--limit", "0"])
+    assert result.exit_code == 0, result.output
+    assert "sending 0 row(s)" in result.stderr.splitlines()
+    assert posts(sandbox) == 0
+
+
 # What reaches the screen and the disk --------------------------------------------------------
 
 
