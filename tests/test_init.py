@@ -331,6 +331,32 @@ def test_cli_writes_the_file_and_says_what_to_do_next(tmp_path: Path, sheet: Pat
     assert load_campaign(output).name == "spring"
 
 
+@pytest.mark.parametrize("source", SAMPLES, ids=["csv", "xlsx"])
+@pytest.mark.parametrize(
+    ("channel", "template_id"), [("whatsapp", "539"), ("vbm", "456"), ("sms", None)]
+)
+def test_cli_init_on_each_demo_sheet_writes_a_file_that_validates(
+    tmp_path: Path, sandbox: Sandbox, source: Path, channel: str, template_id: str | None
+) -> None:
+    """The issue's promise, through the real commands: init, then validate exits 0."""
+    output = tmp_path / f"{channel}.yaml"
+    args = ["init", str(source), "--channel", channel, "--api-url", "sandbox"]
+    args += ["--template-id", template_id] if template_id else []
+    env = {"BULKSEND_SANDBOX_URL": sandbox.base_url, "OCTOPODS_API_KEY": ""}
+    runner = CliRunner()
+    written = runner.invoke(
+        main, [*args, "--default-region", "US", "-o", str(output)], env=env, catch_exceptions=False
+    )
+    assert written.exit_code == 0, written.output
+    checked = runner.invoke(main, ["validate", str(output)], env=env, catch_exceptions=False)
+    assert checked.exit_code == 0, checked.output
+    assert "rows read           48" in checked.output
+    assert "ready: " in checked.output
+    if template_id:
+        assert "template: checked, the variables fit its placeholders" in checked.output
+    assert sandbox.ledger() == []
+
+
 def test_cli_default_output_is_the_sheet_name_in_the_working_directory(
     tmp_path: Path, sheet: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
