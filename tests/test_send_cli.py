@@ -6,12 +6,16 @@ Signals and terminals need a real process; the rest goes through click's CliRunn
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
 import signal
+import struct
 import subprocess
 import sys
+import termios
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -446,3 +450,38 @@ def test_without_a_terminal_progress_is_plain_log_lines(tmp_path, make_sandbox) 
     assert "sending 28 row(s)" in lines
     assert [line for line in lines if re.fullmatch(r"\d+/28 rows, [\d.]+/s \(sent \d+\)", line)]
     assert len(sandbox.ledger()) == 28
+
+
+def read_all(descriptor: int, into: list[bytes]) -> None:
+    """Collect what a pty's child side writes until it is closed (EIO on Linux)."""
+    while True:
+        try:
+            chunk = os.read(descriptor, 4096)
+        except OSError:
+            return
+        if not chunk:
+            return
+        into.append(chunk)
+
+
+def test_on_a_terminal_progress_is_a_bar_with_live_counts(tmp_path, make_sandbox) -> None:
+    sandbox = make_sandbox()
+    campaign_path = make_campaign(tmp_path, sandbox, rows=20, rate="40/s")
+    terminal, child_end = os.openpty()
+    # A real terminal has a size; a bare pty has 0 columns, in which tqdm draws an empty bar.
+    fcntl.ioctl(child_end, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
+    chunks: list[bytes] = []
+    reader = threading.Thread(target=read_all, args=(terminal, chunks), daemon=True)
+    try:
+        process = start_send(campaign_path, "--yes", stderr=child_end)
+        os.close(child_end)
+        reader.start()
+        returncode, stdout, _ = finish(process)
+        reader.join(timeout=WAIT_S)
+    finally:
+        os.close(terminal)
+    shown = b"".join(chunks).decode("utf-8", "replace")
+    assert returncode == 0, shown
+    assert "\r" in shown and "20/20" in shown and "sent=20" in shown
+    assert "\r" not in stdout  # the summary stays plain text
+    assert len(sandbox.ledger()) == 20
