@@ -24,9 +24,11 @@ SNIFF_CHARS = 64 * 1024
 SNIFF_RECORDS = 50
 SCAN_CHUNK_BYTES = 1024 * 1024
 PROGRESS_EVERY_ROWS = 1024
+# The same reader serves sources, suppression lists and init, and only a source has an
+# ``encoding:`` key: the advice says so rather than send a list's owner looking for it.
 ENCODING_ADVICE = (
-    "Save it as 'CSV UTF-8' from your spreadsheet program, or set encoding: in the campaign "
-    "file (e.g. utf-8, cp1252, utf-16)."
+    "Save it as 'CSV UTF-8' from your spreadsheet program. For a campaign's source, "
+    "encoding: in the campaign file can also name it (e.g. utf-8, cp1252, utf-16)."
 )
 
 # UTF-32 marks first: the UTF-32 LE mark starts with the UTF-16 LE one.
