@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -99,9 +100,10 @@ def command(
     if not (dry_run or yes):
         _confirm(campaign, report, options, out)
     summary, received = _send(campaign, options, out)
+    if received is not None:  # the library says "interrupted"; the signal names the status
+        summary = dataclasses.replace(summary, exit_status=SIGNAL_EXIT[received])
     out.summary(summary)
-    status = SIGNAL_EXIT[received] if received is not None else summary.exit_status
-    ctx.exit(int(status))
+    ctx.exit(int(summary.exit_status))
 
 
 class _Output:
