@@ -134,17 +134,21 @@ def test_a_signal_lets_requests_in_flight_finish_then_exits(
     """SIGTERM -> 143, Ctrl-C -> 130; every accepted send is on record, nothing left pending."""
     sandbox = make_sandbox(latency_s=(0.02, 0.06))
     campaign_path = make_campaign(tmp_path, sandbox, rows=150, rate="50/s")
-    process = start_send(campaign_path, "--yes")
+    process = start_send(campaign_path, "--yes", "--json")
     wait_for(lambda: len(sandbox.ledger()) >= 10, process, "10 sends")
     process.send_signal(signum)
     returncode, stdout, stderr = finish(process)
     assert returncode == status, stderr
-    assert "send stopped early (interrupted)" in stdout
     assert "Traceback" not in stderr
     recorded = results_of(tmp_path)
     assert {r.outcome for r in recorded.values()} == {Outcome.SENT}
     assert_sent_rows_match_the_ledger(sandbox, recorded)
     assert len(recorded) < 150
+    summary = json.loads(stdout)
+    assert (summary["stopped"], summary["exit_status"]) == ("interrupted", status)
+    assert summary["sent_this_run"] == len(recorded) and summary["counts"] == {
+        "sent": len(recorded)
+    }
 
 
 def test_after_sigterm_a_rerun_completes_without_a_duplicate(tmp_path, make_sandbox) -> None:
@@ -153,7 +157,8 @@ def test_after_sigterm_a_rerun_completes_without_a_duplicate(tmp_path, make_sand
     process = start_send(campaign_path, "--yes")
     wait_for(lambda: len(sandbox.ledger()) >= 10, process, "10 sends")
     process.send_signal(signal.SIGTERM)
-    assert finish(process)[0] == 143
+    returncode, stdout, _ = finish(process)
+    assert returncode == 143 and "send stopped early (interrupted)" in stdout
     stopped_at = len(sandbox.ledger())
     result = invoke(["send", str(campaign_path), "--yes"])
     assert result.exit_code == 0, result.output
