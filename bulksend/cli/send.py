@@ -219,10 +219,19 @@ def _send(
     from bulksend.engine import send_campaign
 
     cancel = threading.Event()
-    front = Progress(dry_run=options.dry_run, bar=sys.stderr.isatty(), say=out.say)
+    front = Progress(dry_run=options.dry_run, bar=_can_draw_bar(), say=out.say)
     with _signals(cancel, front) as received, front:
         summary = send_campaign(campaign, options, events=front, cancel=cancel)
     return summary, received.get("signal")
+
+
+def _can_draw_bar() -> bool:
+    """stderr is a terminal with a width: a pty nobody sized (some CI runners) has 0 columns,
+    where tqdm draws nothing at all, so log lines serve better there."""
+    try:
+        return sys.stderr.isatty() and os.get_terminal_size(sys.stderr.fileno()).columns > 0
+    except (OSError, ValueError):
+        return False
 
 
 @contextmanager
