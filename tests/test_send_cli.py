@@ -469,12 +469,10 @@ def read_all(descriptor: int, into: list[bytes]) -> None:
         into.append(chunk)
 
 
-def test_on_a_terminal_progress_is_a_bar_with_live_counts(tmp_path, make_sandbox) -> None:
-    sandbox = make_sandbox()
-    campaign_path = make_campaign(tmp_path, sandbox, rows=20, rate="40/s")
+def send_on_a_terminal(campaign_path: Path, *, columns: int) -> tuple[int, str, str]:
+    """Run send with stderr on a pty of ``columns`` columns; (status, stdout, what stderr drew)."""
     terminal, child_end = os.openpty()
-    # A real terminal has a size; a bare pty has 0 columns, in which tqdm draws an empty bar.
-    fcntl.ioctl(child_end, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
+    fcntl.ioctl(child_end, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
     chunks: list[bytes] = []
     reader = threading.Thread(target=read_all, args=(terminal, chunks), daemon=True)
     try:
@@ -485,8 +483,24 @@ def test_on_a_terminal_progress_is_a_bar_with_live_counts(tmp_path, make_sandbox
         reader.join(timeout=WAIT_S)
     finally:
         os.close(terminal)
-    shown = b"".join(chunks).decode("utf-8", "replace")
+    return returncode, stdout, b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_on_a_terminal_progress_is_a_bar_with_live_counts(tmp_path, make_sandbox) -> None:
+    sandbox = make_sandbox()
+    campaign_path = make_campaign(tmp_path, sandbox, rows=20, rate="40/s")
+    returncode, stdout, shown = send_on_a_terminal(campaign_path, columns=120)
     assert returncode == 0, shown
-    assert "\r" in shown and "20/20" in shown and "sent=20" in shown
+    assert "\r" in shown.replace("\r\n", "") and "20/20" in shown and "sent=20" in shown
     assert "\r" not in stdout  # the summary stays plain text
     assert len(sandbox.ledger()) == 20
+
+
+def test_on_a_terminal_without_a_width_progress_is_log_lines(tmp_path, make_sandbox) -> None:
+    """A pty nobody sized (0 columns, as on some CI runners): tqdm would draw nothing."""
+    sandbox = make_sandbox()
+    campaign_path = make_campaign(tmp_path, sandbox, rows=5, rate="40/s")
+    returncode, _, shown = send_on_a_terminal(campaign_path, columns=0)
+    assert returncode == 0, shown
+    assert "sending 5 row(s)" in shown.splitlines()
+    assert len(sandbox.ledger()) == 5
