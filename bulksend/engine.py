@@ -331,10 +331,9 @@ class _Run:
         return iter_prepared_rows(self.campaign, template=self.template)
 
     def _count_to_send(self) -> int:
-        limit = self.options.limit
         total = 0
         for row in self._rows():
-            if limit is not None and total >= limit:  # checked first: --limit 0 sends none
+            if self.options.limit is not None and total >= self.options.limit:  # --limit 0: none
                 break
             if row.disposition is Disposition.SENDABLE and should_send(
                 self.known.get(row.identity), resend_uncertain=self.options.resend_uncertain
