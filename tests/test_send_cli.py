@@ -1,7 +1,8 @@
-"""`bulksend send` from the outside: signals, the lock, confirmation, exit statuses, --json,
---dry-run, --limit, log lines and the API key, each checked against the sandbox's ledger.
+"""`bulksend send` from the outside: confirmation, exit statuses, --json, --dry-run,
+--limit, progress output and the API key, each checked against the sandbox's ledger.
 
-Signals and terminals need a real process; the rest goes through click's CliRunner in-process.
+Terminals and a second process need a real one; the rest goes through click's CliRunner
+in-process. Signals and the lock are in test_send_kill.py.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import fcntl
 import json
 import os
 import re
-import signal
 import struct
 import subprocess
 import sys
@@ -27,7 +27,7 @@ from click.testing import CliRunner, Result
 from bulksend.channels import Channel
 from bulksend.cli import main
 from bulksend.results import Outcome, ResultRecord, ResultsFile
-from bulksend.sandbox import DEMO_KEYS, DEPRECATED_KEYS, Sandbox, key_id
+from bulksend.sandbox import DEMO_KEYS, DEPRECATED_KEYS, Sandbox
 from tests.test_engine import KEY_ENV, people, write_campaign, write_sheet
 
 WAIT_S = 60.0
@@ -124,106 +124,7 @@ def wait_for(condition: Callable[[], bool], process: subprocess.Popen[str], what
         time.sleep(POLL_S)
 
 
-# Signals ------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
-def test_a_signal_lets_requests_in_flight_finish_then_exits(
-    tmp_path: Path, make_sandbox, signum: signal.Signals, status: int
-) -> None:
-    """SIGTERM -> 143, Ctrl-C -> 130; every accepted send is on record, nothing left pending."""
-    sandbox = make_sandbox(latency_s=(0.02, 0.06))
-    campaign_path = make_campaign(tmp_path, sandbox, rows=150, rate="50/s")
-    process = start_send(campaign_path, "--yes", "--json")
-    wait_for(lambda: len(sandbox.ledger()) >= 10, process, "10 sends")
-    process.send_signal(signum)
-    returncode, stdout, stderr = finish(process)
-    assert returncode == status, stderr
-    assert "Traceback" not in stderr
-    recorded = results_of(tmp_path)
-    assert {r.outcome for r in recorded.values()} == {Outcome.SENT}
-    assert_sent_rows_match_the_ledger(sandbox, recorded)
-    assert len(recorded) < 150
-    summary = json.loads(stdout)
-    assert (summary["stopped"], summary["exit_status"]) == ("interrupted", status)
-    assert summary["sent_this_run"] == len(recorded) and summary["counts"] == {
-        "sent": len(recorded)
-    }
-
-
-def test_after_sigterm_a_rerun_completes_without_a_duplicate(tmp_path, make_sandbox) -> None:
-    sandbox = make_sandbox(latency_s=(0.02, 0.06))
-    campaign_path = make_campaign(tmp_path, sandbox, rows=120, rate="60/s")
-    process = start_send(campaign_path, "--yes")
-    wait_for(lambda: len(sandbox.ledger()) >= 10, process, "10 sends")
-    process.send_signal(signal.SIGTERM)
-    returncode, stdout, _ = finish(process)
-    assert returncode == 143 and "send stopped early (interrupted)" in stdout
-    stopped_at = len(sandbox.ledger())
-    result = invoke(["send", str(campaign_path), "--yes"])
-    assert result.exit_code == 0, result.output
-    assert f"sent now    {120 - stopped_at:>10,}" in result.stdout
-    recorded = results_of(tmp_path)
-    assert len(recorded) == 120
-    assert_sent_rows_match_the_ledger(sandbox, recorded)
-
-
-def pending_rows(tmp_path: Path) -> set[str]:
-    recorded = results_of(tmp_path)
-    return {phone for phone, r in recorded.items() if r.outcome is Outcome.PENDING}
-
-
-def test_a_second_signal_exits_at_once_and_the_next_run_reconciles(tmp_path, make_sandbox) -> None:
-    """In-flight rows stay pending at a hard exit; the rerun finds them in the message list."""
-    sandbox = make_sandbox()
-    campaign_path = make_campaign(tmp_path, sandbox, rows=60, rate="50/s", extra="concurrency: 3\n")
-    process = start_send(campaign_path, "--yes")
-    wait_for(lambda: len(sandbox.ledger()) >= 3, process, "3 sends")
-    sandbox.set_faults(latency_s=(2.0, 2.0))  # from now on every answer takes 2 s
-    wait_for(lambda: len(pending_rows(tmp_path)) >= 2, process, "2 rows in flight")
-    process.send_signal(signal.SIGTERM)
-    time.sleep(0.1)
-    process.send_signal(signal.SIGTERM)
-    returncode, _, stderr = finish(process)
-    assert returncode == 143, stderr
-    in_flight = pending_rows(tmp_path)
-    assert in_flight, "a hard exit records nothing for rows still waiting for an answer"
-
-    deadline = time.monotonic() + WAIT_S  # the sandbox still answers those requests, 2 s late
-    while not in_flight <= set(ledger_phones(sandbox)) and time.monotonic() < deadline:
-        time.sleep(POLL_S)
-    sandbox.set_faults(latency_s=(0.0, 0.0))
-    result = invoke(["send", str(campaign_path), "--yes"])
-    assert result.exit_code == 0, result.output
-    assert f"{len(in_flight)} found sent, 0 marked uncertain" in result.stderr
-    recorded = results_of(tmp_path)
-    assert len(recorded) == 60
-    assert_sent_rows_match_the_ledger(sandbox, recorded)
-
-
-# The lock and the confirmation --------------------------------------------------------------
-
-
-def test_a_second_run_on_a_locked_results_file_refuses_and_sends_nothing(
-    tmp_path: Path, make_sandbox
-) -> None:
-    sandbox = make_sandbox(keys=KEYS)
-    campaign_path = make_campaign(tmp_path, sandbox, rows=100, rate="20/s")
-    first = start_send(campaign_path, "--yes")
-    wait_for(lambda: len(sandbox.ledger()) >= 3, first, "3 sends")
-    second = start_send(campaign_path, "--yes", key=SECOND_WHATSAPP_KEY)
-    returncode, _, stderr = finish(second)
-    still_running = first.poll() is None
-    first.send_signal(signal.SIGTERM)
-    assert finish(first)[0] == 143
-    assert still_running, "the first run must hold the lock while the second one starts"
-    assert returncode == 2
-    assert f"another bulksend run (process {first.pid}) is using" in stderr
-    assert "Wait for it to finish or stop it, then run again." in stderr
-    assert "Traceback" not in stderr
-    second_key = key_id(SECOND_WHATSAPP_KEY)
-    assert [entry for entry in sandbox.ledger() if entry.key_id == second_key] == []
-    assert_sent_rows_match_the_ledger(sandbox, results_of(tmp_path))
+# The confirmation ---------------------------------------------------------------------------------
 
 
 def test_without_a_terminal_and_without_yes_send_refuses(tmp_path, make_sandbox) -> None:
