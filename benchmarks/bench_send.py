@@ -353,32 +353,32 @@ def parse_options(argv: list[str]) -> argparse.Namespace:
     add("--quick", action="store_true", help="a ~30 s smoke run with small sizes")
     add("--rounds", type=int, help="repeats per figure (default 3; quick 1)")
     add("--rates", type=int, nargs="+", help="paced targets per second (default 20 200)")
-    add("--pace-seconds", type=float, help="length of a paced round (default 5; quick 1.5)")
+    add("--pace-seconds", type=float, help="length of a paced round (default 4; quick 1.5)")
     add("--pace-latency-ms", type=float, default=10.0, help="sandbox latency when paced")
     add("--latencies-ms", type=float, nargs="+", default=[0.0, 50.0], help="unpaced latencies")
-    add("--rows-0ms", type=int, help="rows per unpaced round at 0 ms (default 2000)")
-    add("--rows-50ms", type=int, help="bulksend rows per unpaced round at 50 ms (default 600)")
+    add("--rows-0ms", type=int, help="rows per unpaced round at 0 ms (default 1500)")
+    add("--rows-50ms", type=int, help="bulksend rows per unpaced round at 50 ms (default 500)")
     add("--plain-rows-50ms", type=int, help="plain-loop rows at 50 ms (default 100)")
     add("--concurrency", type=int, default=8, help="the fixed concurrency compared with auto")
     add("--dry-run-rows", type=int, nargs="+", help="dry-run sizes (default 20000 200000)")
-    add("--send-rows", type=int, nargs="+", help="real send sizes (default 2000 10000)")
+    add("--send-rows", type=int, nargs="+", help="real send sizes (default 2000 8000)")
     add("--resume-records", type=int, help="results records to resume from (default 1000000)")
     add("--resume-sheet-rows", type=int, default=1000, help="sheet rows in the resume send")
-    add("--trace-records", type=int, help="records for the tracemalloc breakdown (default 200000)")
+    add("--trace-records", type=int, help="records for the tracemalloc breakdown (default 100000)")
     add("--skip", nargs="+", default=[], choices=["paced", "unpaced", "memory"])
     options = parser.parse_args(argv)
     quick = options.quick
     defaults: dict[str, Any] = {
         "rounds": 1 if quick else 3,
         "rates": [20, 200],
-        "pace_seconds": 1.5 if quick else 5.0,
-        "rows_0ms": 300 if quick else 2000,
-        "rows_50ms": 200 if quick else 600,
+        "pace_seconds": 1.5 if quick else 4.0,
+        "rows_0ms": 300 if quick else 1500,
+        "rows_50ms": 200 if quick else 500,
         "plain_rows_50ms": 40 if quick else 100,
         "dry_run_rows": [5000] if quick else [20_000, 200_000],
-        "send_rows": [500] if quick else [2000, 10_000],
+        "send_rows": [500] if quick else [2000, 8000],
         "resume_records": 20_000 if quick else 1_000_000,
-        "trace_records": 20_000 if quick else 200_000,
+        "trace_records": 20_000 if quick else 100_000,
     }
     for name, value in defaults.items():
         if getattr(options, name) is None:
@@ -400,7 +400,12 @@ def main(argv: list[str]) -> int:
             sections.append(unpaced(options, folder))
         if "memory" not in options.skip:
             lines, found = memory(options, folder)
-            if found["resume_peak"] - found["floor"] > RESUME_LIMIT_MB or options.quick:
+            over = found["resume_peak"] - found["floor"]
+            if over > RESUME_LIMIT_MB:
+                lines.append(
+                    f"The resume map costs {over:.0f} MB: over the {RESUME_LIMIT_MB} MB budget."
+                )
+            if over > RESUME_LIMIT_MB or options.quick:
                 lines += ["", *where_it_goes(options, found["results"], folder)]
             sections.append(lines)
         for lines in sections:
