@@ -35,9 +35,21 @@ class CsvRecord(Protocol):
 
 def csv_line(cells: Sequence[str]) -> str:
     """One CSV line with its CRLF ending, quoted the way the csv module reads it back."""
-    buffer = io.StringIO()
-    csv.writer(buffer).writerow(cells)
-    return buffer.getvalue()
+    return CsvLines()(cells)
+
+
+class CsvLines:
+    """``csv_line`` for many lines in one thread: one buffer and writer instead of one each."""
+
+    def __init__(self) -> None:
+        self._buffer = io.StringIO()
+        self._writer = csv.writer(self._buffer)
+
+    def __call__(self, cells: Sequence[str]) -> str:
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        self._writer.writerow(cells)
+        return self._buffer.getvalue()
 
 
 class Journal:
@@ -66,6 +78,12 @@ class Journal:
         self._fd = _open_for_append(path, header)
         self._writer = threading.Thread(target=self._run, name="bulksend-journal", daemon=True)
         self._writer.start()
+
+    @property
+    def lines_appended(self) -> int:
+        """Lines queued since the journal opened (durable or not yet)."""
+        with self._cond:
+            return self._appended
 
     def append(self, record: CsvRecord) -> None:
         """Queue a record; it is fsynced within ``max_delay_s`` or ``max_batch`` records."""

@@ -1,128 +1,49 @@
 """The results CSV: the checkpoint every run resumes from.
 
-``ResultRecord`` is one line. ``ResultsFile`` is the file: its lock, streaming reads that tolerate
-a torn last line, last-line-wins loading, compaction and atomic rewrites, and the durable journal
-(``journal.Journal``) a run appends to. UTF-8 with a BOM and CRLF lines, so Excel opens it cleanly;
-every cell goes through ``csvsafe``.
+``ResultRecord`` (``record.py``) is one line. ``ResultsFile`` is the file: its lock, streaming
+reads that tolerate a torn last line, last-line-wins loading, compaction and atomic rewrites, and
+the durable journal (``journal.Journal``) a run appends to. UTF-8 with a BOM and CRLF lines, so
+Excel opens it cleanly; every cell goes through ``csvsafe``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import glob
 import logging
 import os
 import re
 import tempfile
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import TextIO
 
-from bulksend.csvsafe import escape_cell, unescape_cell
+from bulksend.compaction import LatestLines
+from bulksend.csvsafe import unescape_cell
 from bulksend.errors import BulksendError, InputFileError
 from bulksend.filelock import hold_exclusive
-from bulksend.journal import BOM, Journal, csv_line
+from bulksend.journal import BOM, CsvLines, Journal, csv_line
+from bulksend.record import (
+    COLUMNS,
+    FINAL_OUTCOMES,
+    Outcome,
+    RecordParser,
+    ResultRecord,
+)
+
+# The record's names are imported from here throughout bulksend: the results file's vocabulary.
+__all__ = [
+    "COLUMNS",
+    "FINAL_OUTCOMES",
+    "Outcome",
+    "RecordParser",
+    "ResultRecord",
+    "ResultsFile",
+]
 
 logger = logging.getLogger(__name__)
-
-SEND_COLUMNS = (
-    "row",
-    "phone",
-    "outcome",
-    "message_id",
-    "request_id",
-    "channel_message_id",
-    "http_status",
-    "error_code",
-    "error",
-    "attempts",
-    "updated_at",
-)
-EXTRA_COLUMNS = ("identity", "segments")
-DELIVERY_COLUMNS = (
-    "delivery_status",
-    "delivery_detail",
-    "sent_at",
-    "delivered_at",
-    "read_at",
-    "last_updated",
-    "status_checked_at",
-)
-COLUMNS = SEND_COLUMNS + EXTRA_COLUMNS + DELIVERY_COLUMNS
-
-
-class Outcome(StrEnum):
-    PENDING = "pending"
-    SENT = "sent"
-    REJECTED = "rejected"
-    INVALID = "invalid"
-    SKIPPED = "skipped"
-    FAILED = "failed"
-    UNCERTAIN = "uncertain"
-
-    @property
-    def is_final(self) -> bool:
-        """Final outcomes are never sent again on resume."""
-        return self in FINAL_OUTCOMES
-
-
-FINAL_OUTCOMES = frozenset({Outcome.SENT, Outcome.REJECTED, Outcome.INVALID, Outcome.SKIPPED})
-
-
-@dataclass(frozen=True, slots=True)
-class ResultRecord:
-    """One line of the results CSV. Text fields are "" when empty; numbers are None."""
-
-    row: int
-    phone: str
-    outcome: Outcome
-    identity: str
-    message_id: str = ""
-    request_id: str = ""
-    channel_message_id: str = ""
-    http_status: int | None = None
-    error_code: int | None = None
-    error: str = ""
-    attempts: int = 0
-    updated_at: str = ""
-    segments: int | None = None
-    delivery_status: str = ""
-    delivery_detail: str = ""
-    sent_at: str = ""
-    delivered_at: str = ""
-    read_at: str = ""
-    last_updated: str = ""
-    status_checked_at: str = ""
-
-    def to_csv_row(self) -> list[str]:
-        values = asdict(self)
-        return [escape_cell("" if values[name] is None else values[name]) for name in COLUMNS]
-
-    @classmethod
-    def from_csv_row(cls, header: list[str], cells: list[str]) -> ResultRecord:
-        """Parse one CSV line; unknown extra columns are ignored, missing ones take defaults."""
-        raw = {name: unescape_cell(cell) for name, cell in zip(header, cells, strict=False)}
-        known = {f.name for f in fields(cls)}
-        values: dict[str, object] = {}
-        for name in known:
-            if name not in raw:
-                continue
-            text = raw[name]
-            if name in _INT_FIELDS:
-                values[name] = int(text) if text.strip() else None
-            else:
-                values[name] = text
-        values["row"] = int(raw["row"])
-        values["outcome"] = Outcome(raw["outcome"])
-        values["attempts"] = int(raw.get("attempts") or 0)
-        values.setdefault("identity", raw.get("phone", ""))
-        return cls(**values)  # type: ignore[arg-type]
-
-
-_INT_FIELDS = frozenset({"http_status", "error_code", "segments"})
 
 _REQUIRED_COLUMNS = ("row", "outcome")
 _NOT_UTF8 = re.compile("[\udc80-\udcff]")  # what surrogateescape makes of bytes that are not UTF-8
@@ -159,27 +80,54 @@ class ResultsFile:
                 yield record
 
     def load_outcomes(self) -> dict[str, ResultRecord]:
-        """identity -> its last record (the journal is append-only: the last line wins)."""
-        return self._load()[0]
+        """identity -> its last record (the journal is append-only: the last line wins).
+
+        Holds every record (about 700 bytes each): for small files and tools. A send run keeps a
+        ``checkpoint.Checkpoint`` instead.
+        """
+        return {record.identity: record for record in self.iter_records()}
+
+    def message_ids_among(self, candidates: set[str]) -> set[str]:
+        """Which of ``candidates`` some line of the file already records as its message_id."""
+        wanted = candidates - {""}
+        if not wanted:
+            return set()
+        return {r.message_id for r in self.iter_records() if r.message_id in wanted}
 
     def compact(self) -> None:
         """Rewrite atomically with one line per identity (its last), in row order.
 
-        Pending lines stay as they are. A file that is already compact is left untouched.
+        Pending lines stay as they are. A file that is already compact is left untouched. The
+        lines are sorted in a temporary file beside this one, so memory stays flat.
         """
         self._refuse_while_journal_open("compact")
         if not self.exists():
             return
-        latest, already_compact = self._load()
-        if already_compact:
-            return
-        self.rewrite(sorted(latest.values(), key=lambda record: record.row))
+        self._remove_scratch_files()
+        with LatestLines(self.path.parent, prefix=f".{self.path.name}.") as latest:
+            tally = _Tally()
+            latest.add(tally.lines(self._scan()))
+            if tally.clean and tally.in_row_order and latest.lines == len(latest):
+                return
+            self._replace(latest.in_row_order())
 
     def rewrite(self, records: Iterable[ResultRecord]) -> None:
         """Replace the file with exactly ``records``, atomically: on any error the old one stays.
 
         ``records`` is consumed lazily, so it may stream from this very file.
         """
+        line = CsvLines()
+        self._replace(line(record.to_csv_row()) for record in records)
+
+    def _remove_scratch_files(self) -> None:
+        """Scratch files of a compaction or rewrite that a crash cut short. Only the holder of the
+        lock writes them, so under the lock every one found is left over."""
+        for scratch in self.path.parent.glob(f".{glob.escape(self.path.name)}.*"):
+            if scratch.suffix in (".tmp", ".sqlite"):
+                scratch.unlink(missing_ok=True)
+
+    def _replace(self, lines: Iterable[str]) -> None:
+        """Replace the file with the header and ``lines`` (each ending in CRLF), atomically."""
         self._refuse_while_journal_open("rewrite")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -192,8 +140,7 @@ class ResultsFile:
         try:
             with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as out:
                 out.write(BOM + csv_line(COLUMNS))
-                for record in records:
-                    out.write(csv_line(record.to_csv_row()))
+                out.writelines(lines)
                 out.flush()
                 os.fsync(out.fileno())
             os.chmod(temp_path, self._mode())
@@ -257,23 +204,6 @@ class ResultsFile:
         except FileNotFoundError:
             return 0o644
 
-    def _load(self) -> tuple[dict[str, ResultRecord], bool]:
-        """The last record per identity, and whether the file is already compact."""
-        latest: dict[str, ResultRecord] = {}
-        lines = 0
-        in_order = True
-        previous_row = 0
-        clean = True
-        for record, line_clean in self._scan():
-            clean = clean and line_clean
-            if record is None:
-                continue
-            lines += 1
-            in_order = in_order and record.row >= previous_row
-            previous_row = record.row
-            latest[record.identity] = record
-        return latest, clean and in_order and lines == len(latest)
-
     def _open(self) -> TextIO:
         # surrogateescape: a torn multi-byte character at the end must not fail the whole read.
         try:
@@ -294,14 +224,37 @@ class ResultsFile:
             if header is None:
                 return
             current = list(header) == list(COLUMNS)
+            parse = RecordParser(header)
             previous: tuple[int, list[str]] | None = None
             for cells in _rows(reader, self.path):
                 if previous is not None:
-                    yield _parse(header, previous, self.path), current
+                    yield _parse(parse, previous, self.path), current
                 previous = (reader.line_num, cells)
             if previous is not None:
-                last = _parse_last(header, previous, self.path, torn=torn)
+                last = _parse_last(parse, previous, self.path, torn=torn)
                 yield last, current and last is not None
+
+
+class _Tally:
+    """Whether the lines that pass through ``lines`` are already clean and in row order."""
+
+    def __init__(self) -> None:
+        self.clean = True
+        self.in_row_order = True
+        self._last_row = 0
+
+    def lines(
+        self, scan: Iterable[tuple[ResultRecord | None, bool]]
+    ) -> Iterator[tuple[str, int, str]]:
+        """(identity, row, CSV line in today's columns) per readable record."""
+        line = CsvLines()
+        for record, line_clean in scan:
+            self.clean = self.clean and line_clean
+            if record is None:
+                continue
+            self.in_row_order = self.in_row_order and record.row >= self._last_row
+            self._last_row = record.row
+            yield record.identity, record.row, line(record.to_csv_row())
 
 
 def _rows(reader: Iterator[list[str]], path: Path) -> Iterator[list[str]]:
@@ -330,30 +283,42 @@ def _read_header(reader: Iterator[list[str]], path: Path) -> list[str] | None:
     return names
 
 
-def _parse(header: list[str], numbered: tuple[int, list[str]], path: Path) -> ResultRecord:
+def _parse(parse: RecordParser, numbered: tuple[int, list[str]], path: Path) -> ResultRecord:
     line, cells = numbered
     try:
-        if any(_NOT_UTF8.search(cell) for cell in cells):
+        joined = "".join(cells)
+        if not joined.isascii() and _NOT_UTF8.search(joined):
             raise ValueError("it is not UTF-8 text")
-        return ResultRecord.from_csv_row(header, cells)
-    except (KeyError, ValueError) as exc:
+        return parse(cells)
+    except IndexError as exc:
+        raise InputFileError(
+            f"line {line} is not a readable results record (it has too few cells)",
+            path=path,
+            hint=_FIX_LINE_HINT,
+        ) from exc
+    except ValueError as exc:
         raise InputFileError(
             f"line {line} is not a readable results record ({exc})",
             path=path,
-            hint="Fix or delete that line (keep a copy of the file first), or use --restart to "
-            "start a new results file (the old one is kept beside it).",
+            hint=_FIX_LINE_HINT,
         ) from exc
 
 
+_FIX_LINE_HINT = (
+    "Fix or delete that line (keep a copy of the file first), or use --restart to start a new "
+    "results file (the old one is kept beside it)."
+)
+
+
 def _parse_last(
-    header: list[str], numbered: tuple[int, list[str]], path: Path, *, torn: bool
+    parse: RecordParser, numbered: tuple[int, list[str]], path: Path, *, torn: bool
 ) -> ResultRecord | None:
     """The last line: torn (no line end) or unreadable means a crash mid-write, so skip it."""
     if torn:
         logger.warning("%s: skipped torn last line %d (a run stopped mid-write)", path, numbered[0])
         return None
     try:
-        return _parse(header, numbered, path)
+        return _parse(parse, numbered, path)
     except InputFileError as exc:
         logger.warning("%s: skipping unreadable last line: %s", path, exc.message)
         return None

@@ -1,4 +1,4 @@
-"""The demo spreadsheets: reproducible from their script, messy in the promised ways, mostly sendable."""
+"""The demo spreadsheets: reproducible from their script, messy as promised, mostly sendable."""
 
 from __future__ import annotations
 

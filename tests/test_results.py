@@ -273,3 +273,70 @@ def test_compact_refuses_while_the_journal_is_open(results: ResultsFile) -> None
     finally:
         journal.close()
     results.compact()
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    lines=st.lists(
+        st.tuples(st.integers(2, 30), st.sampled_from(["+1", "+2", "+3", "+4", "+5"])),
+        max_size=25,
+    )
+)
+def test_compact_matches_last_line_wins_sorted_by_row(
+    tmp_path: Path, lines: list[tuple[int, str]]
+) -> None:
+    """Whatever the journal order, compaction keeps exactly each identity's last line, by row."""
+    results = ResultsFile(tmp_path / "journal.csv")
+    written = [record(row, phone, message_id=str(n)) for n, (row, phone) in enumerate(lines)]
+    write_lines(results.path, *written)
+
+    def by_row(record: ResultRecord) -> tuple[int, str]:
+        return record.row, record.identity
+
+    expected = sorted(results.load_outcomes().values(), key=by_row)
+    results.compact()
+    assert sorted(results.iter_records(), key=by_row) == expected
+    rows = [r.row for r in results.iter_records()]
+    assert rows == sorted(rows)
+
+
+def test_compact_leaves_no_scratch_file_behind(results: ResultsFile) -> None:
+    write_lines(results.path, record(3, "+3"), record(2, "+2"), record(3, "+3", Outcome.FAILED))
+    results.compact()
+    assert sorted(p.name for p in results.path.parent.iterdir()) == ["run.csv"]
+
+
+def test_compact_removes_scratch_files_a_crash_left(results: ResultsFile) -> None:
+    write_lines(results.path, record(3, "+3"), record(2, "+2"))
+    folder = results.path.parent
+    for name in (
+        ".run.csv.abc.sqlite",
+        ".run.csv.xyz.tmp",
+        ".other.csv.abc.sqlite",
+        "run.csv.lock",
+    ):
+        (folder / name).write_text("left over", encoding="utf-8")
+    results.compact()
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == [".other.csv.abc.sqlite", "run.csv", "run.csv.lock"]
+
+
+def test_a_compaction_stopped_by_a_bad_line_leaves_file_and_folder_as_they_were(
+    results: ResultsFile,
+) -> None:
+    write_lines(results.path, record(3, "+3"), record(2, "+2"))
+    with results.path.open("a", encoding="utf-8", newline="") as handle:
+        handle.write("x,'+4,sent\r\n" + csv_line(record(5, "+5").to_csv_row()))
+    before = results.path.read_bytes()
+    with pytest.raises(InputFileError, match="line 4"):
+        results.compact()
+    assert results.path.read_bytes() == before
+    assert sorted(p.name for p in results.path.parent.iterdir()) == ["run.csv"]
+
+
+def test_message_ids_among_names_only_recorded_candidates(results: ResultsFile) -> None:
+    write_lines(results.path, record(2, "+2", message_id="71"), record(3, "+3"))
+    assert results.message_ids_among({"71", "72", ""}) == {"71"}
+    assert results.message_ids_among(set()) == set()
