@@ -1,11 +1,11 @@
 """``send_campaign()``: the send loop, resumable, paced, and never sending a row twice.
 
-The results file is the checkpoint: it is locked for the run, compacted, and read into the last
-outcome per identity. Rows left ``pending`` by a crash are reconciled (WhatsApp) or made
-``uncertain``; then the sheet is streamed once, unsendable rows are recorded, rows already final
-are skipped, and the rest go through a bounded queue to the worker threads (``dispatch``). Every
-outcome is in the journal before the summary counts it. The library prints nothing: a front end
-follows the run through ``SendEvents``.
+The results file is the checkpoint: it is locked for the run and read into a ``Checkpoint``, the
+last outcome per identity in about 100 bytes each. Rows left ``pending`` by a crash are reconciled
+(WhatsApp) or made ``uncertain``; then the sheet is streamed once, unsendable rows are recorded,
+rows already final are skipped, and the rest go through a bounded queue to the worker threads
+(``dispatch``). Every outcome is in the journal before the summary counts it; the run's end
+compacts the file. The library prints nothing: a front end follows the run through ``SendEvents``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from typing import Any
 
 from bulksend.campaign import Campaign, Rate
 from bulksend.channels import Channel
+from bulksend.checkpoint import Checkpoint
 from bulksend.client import OctopodsClient
 from bulksend.dispatch import Job, OutcomeSink, RowSender, WorkerPool, iso_utc
 from bulksend.endpoint import connect
@@ -107,19 +107,19 @@ class SendSummary:
         }
 
 
-def should_send(previous: ResultRecord | None, *, resend_uncertain: bool) -> bool:
+def should_send(previous: Outcome | None, *, resend_uncertain: bool) -> bool:
     """New and failed rows are sent; sent and rejected never; uncertain (or pending) only on
     request. A row recorded invalid or skipped that is sendable now was fixed (or taken off the
     suppression list) since: it was never sent, so it is sent now."""
-    if previous is None or previous.outcome in (Outcome.FAILED, *UNSENDABLE_OUTCOMES):
+    if previous is None or previous in (Outcome.FAILED, *UNSENDABLE_OUTCOMES):
         return True
-    if previous.outcome in (Outcome.UNCERTAIN, Outcome.PENDING):
+    if previous in (Outcome.UNCERTAIN, Outcome.PENDING):
         return resend_uncertain
-    return not previous.outcome.is_final
+    return not previous.is_final
 
 
 def unsendable_record(
-    row: PreparedRow, known: Mapping[str, ResultRecord], *, claimed: bool, now_iso: str
+    row: PreparedRow, known: Checkpoint, *, claimed: bool, now_iso: str
 ) -> ResultRecord | None:
     """The line to write for an invalid or skipped row, or None when nothing should change.
 
@@ -130,15 +130,10 @@ def unsendable_record(
     """
     outcome = Outcome.INVALID if row.disposition is Disposition.INVALID else Outcome.SKIPPED
     identity = row.identity
-    previous = known.get(identity)
-    if claimed or (previous is not None and previous.outcome not in UNSENDABLE_OUTCOMES):
+    previous = known.outcome(identity)
+    if claimed or (previous is not None and previous not in UNSENDABLE_OUTCOMES):
         identity = f"{row.identity} #row {row.row_number}"
-        previous = known.get(identity)
-    if previous is not None and (previous.outcome, previous.error, previous.row) == (
-        outcome,
-        row.reason,
-        row.row_number,
-    ):
+    if known.holds_unsendable(identity, outcome, row.row_number, row.reason):
         return None
     return ResultRecord(
         row=row.row_number,
@@ -185,13 +180,14 @@ def send_campaign(
             return run.execute()
 
 
-def _open_results(results: ResultsFile, options: SendOptions) -> dict[str, ResultRecord]:
-    if options.dry_run:
-        return {} if options.restart else dict(results.load_outcomes())
+def _open_results(results: ResultsFile, options: SendOptions) -> Checkpoint:
+    # No compaction here: the journal appends to whatever is there (repairing a torn tail
+    # first) and the last line per identity wins; the run's clean end compacts.
     if options.restart:
+        if options.dry_run:
+            return Checkpoint()
         results.archive()
-    results.compact()
-    return dict(results.load_outcomes())
+    return Checkpoint.load(results.iter_records())
 
 
 @contextmanager
@@ -220,14 +216,12 @@ class _Run:
     options: SendOptions
     client: OctopodsClient
     results: ResultsFile
-    known: dict[str, ResultRecord]
+    known: Checkpoint
     template: Template | None
     events: SendEvents | None
     cancel: threading.Event | None
     pacer: Pacer
     halt: threading.Event = field(default_factory=threading.Event)
-    claimed: set[int] = field(default_factory=set)
-    _known_lock: threading.Lock = field(default_factory=threading.Lock)
     utc_now: Callable[[], dt.datetime] = _utc_now
 
     @property
@@ -255,7 +249,7 @@ class _Run:
             if journal is not None:
                 journal.close()
             self.front.on_journal(None)
-        if not self.options.dry_run:
+        if journal is not None and (journal.lines_appended or not self.known.is_compact):
             self.results.compact()
         return self._finish(sender, pool, reconciled, started, sending_s, cancel)
 
@@ -272,7 +266,7 @@ class _Run:
             raise pool.errors[0]
         if sender.refusal is not None:
             raise self.client.refusal(sender.refusal)
-        counts = Counter(record.outcome for record in self.known.values())
+        counts = self.known.counts()
         stopped = STOPPED_INTERRUPTED if cancel.is_set() else None
         return SendSummary(
             counts=dict(counts),
@@ -290,18 +284,6 @@ class _Run:
             workers=pool.size,
         )
 
-    def _claim(self, identity: str) -> bool:
-        """Note that this run met ``identity``; True when it had already."""
-        number = hash(identity)
-        if number in self.claimed:
-            return True
-        self.claimed.add(number)
-        return False
-
-    def _remember(self, record: ResultRecord) -> None:
-        with self._known_lock:
-            self.known[record.identity] = record
-
     def _start_workers(self, journal: Any) -> tuple[RowSender, WorkerPool]:
         rate = self.options.rate or self.campaign.rate
         pacer = self.pacer
@@ -309,7 +291,7 @@ class _Run:
         def write(record: ResultRecord) -> None:
             if journal is not None:
                 journal.append(record)
-                self._remember(record)
+                self.known.remember(record)
 
         sink = OutcomeSink(write, self.front.on_outcome)
         sender = RowSender(
@@ -336,7 +318,7 @@ class _Run:
             if self.options.limit is not None and total >= self.options.limit:  # --limit 0: none
                 break
             if row.disposition is Disposition.SENDABLE and should_send(
-                self.known.get(row.identity), resend_uncertain=self.options.resend_uncertain
+                self.known.outcome(row.identity), resend_uncertain=self.options.resend_uncertain
             ):
                 total += 1
         return total
@@ -350,18 +332,18 @@ class _Run:
             if row.disposition is not Disposition.SENDABLE:
                 self._record_unsendable(row, journal)
                 continue
-            self._claim(row.identity)
-            previous = self.known.get(row.identity)
+            self.known.claim(row.identity)
+            previous = self.known.outcome(row.identity)
             if not should_send(previous, resend_uncertain=self.options.resend_uncertain):
                 continue
             if limit is not None and queued >= limit:
                 return
-            if not pool.submit(Job(row, previous)):
+            if not pool.submit(Job(row, self.known.retry_record(row.identity))):
                 return
             queued += 1
 
     def _record_unsendable(self, row: PreparedRow, journal: Any) -> None:
-        claimed = self._claim(row.identity)
+        claimed = self.known.claim(row.identity)
         if journal is None:
             return
         record = unsendable_record(
@@ -369,10 +351,10 @@ class _Run:
         )
         if record is not None:
             journal.append(record)
-            self._remember(record)
+            self.known.remember(record)
 
     def _reconcile(self, journal: Any) -> tuple[int, int]:
-        pending = [r for r in self.known.values() if r.outcome is Outcome.PENDING]
+        pending = self.known.pending()
         if not pending or journal is None:
             return (0, 0)
         listed = []
@@ -380,13 +362,13 @@ class _Run:
             answer = self.client.list_messages(limit=100)
             if answer.ok:
                 listed = listed_messages(answer.data.get("messages", []))
-        recorded = {r.message_id for r in self.known.values() if r.message_id}
+        recorded = self.results.message_ids_among({item.message_id for item in listed})
         decided = reconcile(
             pending, listed, recorded_message_ids=recorded, now_iso=iso_utc(self.utc_now())
         )
         for record in decided:
             journal.append_durable(record)
-            self._remember(record)
+            self.known.remember(record)
         found = sum(record.outcome is Outcome.SENT for record in decided)
         self.front.on_reconciled(found, len(decided) - found)
         return (found, len(decided) - found)
