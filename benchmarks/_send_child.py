@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import linecache
 import resource
 import sys
 import time
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -120,15 +120,16 @@ def child_plain(spec: Spec) -> dict[str, Any]:
 
 
 def child_load(spec: Spec) -> dict[str, Any]:
-    """What the engine does at start of a resume: last outcome per identity, copied to a dict."""
+    """What the engine does at the start of a resume: the results file into a Checkpoint."""
+    from bulksend.checkpoint import Checkpoint
     from bulksend.results import ResultsFile
 
     floor_mb = status_mb("VmRSS")
     started = time.perf_counter()
-    known = dict(ResultsFile(Path(spec["results"])).load_outcomes())
+    checkpoint = Checkpoint.load(ResultsFile(Path(spec["results"])).iter_records())
     seconds = time.perf_counter() - started
     return {
-        "records": len(known),
+        "records": len(checkpoint),
         "seconds": seconds,
         "floor_mb": floor_mb,
         "held_mb": status_mb("VmRSS"),
@@ -137,56 +138,31 @@ def child_load(spec: Spec) -> dict[str, Any]:
 
 
 def child_trace(spec: Spec) -> dict[str, Any]:
-    """Where the resume map's memory goes: tracemalloc by line, and bytes per record by part."""
+    """Where the checkpoint's memory goes: tracemalloc by line."""
     import tracemalloc
 
+    from bulksend.checkpoint import Checkpoint
     from bulksend.results import ResultsFile
 
     tracemalloc.start()
-    known = dict(ResultsFile(Path(spec["results"])).load_outcomes())
+    checkpoint = Checkpoint.load(ResultsFile(Path(spec["results"])).iter_records())
     held, peak = tracemalloc.get_traced_memory()
     snapshot = tracemalloc.take_snapshot()
     tracemalloc.stop()
     top = [
         {
             "where": f"{Path(stat.traceback[0].filename).name}:{stat.traceback[0].lineno}",
+            "code": linecache.getline(stat.traceback[0].filename, stat.traceback[0].lineno).strip(),
             "mb": stat.size / 2**20,
             "blocks": stat.count,
         }
         for stat in snapshot.statistics("lineno")[: spec.get("top", 6)]
     ]
     return {
-        "records": len(known),
+        "records": len(checkpoint),
         "held_mb": held / 2**20,
         "peak_mb": peak / 2**20,
         "top": top,
-        "per_record": bytes_per_record(known),
-    }
-
-
-def own_object(value: object) -> bool:
-    """False for what every record shares: "", None, Outcome members, CPython's small ints."""
-    if isinstance(value, Enum) or value is None or value == "":
-        return False
-    return not (isinstance(value, int) and -5 <= value <= 256)
-
-
-def bytes_per_record(known: dict[str, Any]) -> dict[str, float]:
-    """sys.getsizeof of each part of one record, averaged over a sample (shared objects once)."""
-    sample = list(known.values())[:: max(1, len(known) // 1000)]
-    parts: dict[str, float] = {"dict slot": sys.getsizeof(known) / max(1, len(known))}
-    for record in sample:
-        seen: set[int] = set()
-        parts["record object"] = parts.get("record object", 0) + sys.getsizeof(record)
-        for field in dataclasses.fields(record):
-            value = getattr(record, field.name)
-            if not own_object(value) or id(value) in seen:
-                continue
-            seen.add(id(value))
-            name = f"{type(value).__name__} {field.name}"
-            parts[name] = parts.get(name, 0) + sys.getsizeof(value)
-    return {
-        name: size if name == "dict slot" else size / len(sample) for name, size in parts.items()
     }
 
 

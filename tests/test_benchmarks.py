@@ -11,7 +11,7 @@ BENCH_SEND = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_send
 TINY = (
     "--quick --rounds 1 --rates 20 200 --pace-seconds 0.5 --rows-0ms 40 --rows-50ms 30"
     " --plain-rows-50ms 8 --dry-run-rows 300 --send-rows 60 --resume-records 2000"
-    " --resume-sheet-rows 20 --trace-records 1000"
+    " --resume-sheet-rows 20 --resume-unsent 5 --trace-records 1000"
 ).split()
 
 
@@ -38,5 +38,6 @@ def test_bench_send_quick_prints_every_table() -> None:
         ("50", "plain"),
     ]
     assert [ratio for _, who, ratio in unpaced if who == "plain"] == ["x1.00", "x1.00"]
-    assert re.search(r"resume map: dict\(load_outcomes\(\)\)\s+2,000 records", out)
-    assert re.search(r"tracemalloc over load_outcomes\(\) of 1,000 records", out)
+    assert re.search(r"resume checkpoint: Checkpoint.load\(\)\s+2,000 records", out)
+    assert re.search(r"send resume: 20-row sheet, 5 unsent\s+2,000 records", out)
+    assert re.search(r"tracemalloc over Checkpoint.load\(\) of 1,000 records", out)
