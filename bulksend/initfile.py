@@ -27,14 +27,11 @@ from bulksend.campaign import (
 )
 from bulksend.channels import Channel
 from bulksend.errors import ApiError, ConfigError
+from bulksend.phonelist import PHONE_LIKE, guess_phone_column
 from bulksend.templates import Template
 
 TemplateReader = Callable[[str, Channel, int], Template]
 
-# Header words that name a phone column, most telling first.
-PHONE_WORDS = ("phone", "mobile", "msisdn", "whatsapp", "cell", "tel", "number")
-NOT_PHONE_WORDS = ("order", "invoice", "account", "id", "customer", "ticket")
-PHONE_LIKE = re.compile(r"\+?[\d\s().-]{7,20}")
 URL_WORDS = ("url", "image", "photo", "picture", "media", "link")
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 JINJA_RESERVED = frozenset(
@@ -165,18 +162,6 @@ def read_sheet_facts(spreadsheet: Path, *, sheet: str | None = None) -> SheetFac
     phones = [phone for phone in phones if phone]
     without_plus = sum(1 for phone in phones if not phone.startswith(("+", "00")))
     return SheetFacts(columns, sheet_name, phone_column, len(phones), without_plus)
-
-
-def guess_phone_column(columns: Sequence[str]) -> str | None:
-    """The first column whose name says phone (by the most telling word), or None."""
-    for word in PHONE_WORDS:
-        for column in columns:
-            squashed = re.sub(r"[^a-z]", "", column.lower())
-            if word in squashed and not (
-                word == "number" and any(other in squashed for other in NOT_PHONE_WORDS)
-            ):
-                return column
-    return None
 
 
 def _phone_column_from_values(

@@ -1,22 +1,34 @@
 """Suppression (opt-out) lists: a CSV/TSV/XLSX or one phone per line, read into E.164 phones.
 
-The phone column is the first one whose header names a phone (phone, mobile, msisdn, whatsapp,
-number, in that order of preference), else the first column. A file whose first line already is a
+The phone column is the first one whose header names a phone (``guess_phone_column``, which
+``bulksend init`` uses too), else the first column. A file whose first line already looks like a
 phone has no header. Entries are normalised with the campaign's default_region and the lenient
 "possible" check: an opt-out must match even when the campaign accepts possible-only numbers.
-Lines that are no phone are not an error (lists come from many systems); they are counted.
+Lines that are no phone are not an error here (lists come from many systems); they are counted,
+and the caller decides what a list with unreadable entries means.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from bulksend.phones import normalize_phone
 from bulksend.sheets import Record, is_blank, open_records
 
-PHONE_COLUMN_WORDS = ("phone", "mobile", "msisdn", "whatsapp", "number")
+# Header words that name a phone column, most telling first. The long ones match anywhere in the
+# name ("MobileNo", "WhatsApp number"); the short ones only where a word starts, so that "Hotel"
+# is no "tel" while "Tel.", "Telefon" and "Cell phone" are.
+PHONE_COLUMN_WORDS = ("phone", "mobile", "msisdn", "whatsapp", "cell", "tel", "number")
+WORD_START_ONLY = frozenset({"cell", "tel"})
+# "number" names a phone only when the header is not about some other number.
+NOT_PHONE_WORDS = ("order", "invoice", "account", "id", "customer", "ticket")
+# A cell written like a phone (digits and the separators people type), whether or not it can be
+# normalised without a country: such a first line is data, never a header.
+PHONE_LIKE = re.compile(r"\+?[\d\s().-]{7,20}")
+_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+")
 IGNORED_ROWS_KEPT = 5
 
 
@@ -68,19 +80,39 @@ def _read(records: Iterator[Record], path: Path, default_region: str | None) -> 
 
 
 def _header_or_none(cells: list[str], default_region: str | None) -> tuple[int, str | None]:
-    """(position of the phone column, its name), or (0, None) when this first row is data."""
+    """(position of the phone column, its name), or (0, None) when this first row is data.
+
+    A first entry written like a phone is data even when it cannot be normalised (no + and no
+    default_region): taking it for a header would drop it without counting it.
+    """
     position = phone_column_position(cells)
-    first = normalize_phone(cells[position], default_region=default_region, check="possible")
-    if first.e164 is not None:
+    entry = cells[position]
+    first = normalize_phone(entry, default_region=default_region, check="possible")
+    if first.e164 is not None or PHONE_LIKE.fullmatch(entry.removeprefix("'")):
         return 0, None
-    return position, cells[position]
+    return position, entry
 
 
 def phone_column_position(names: list[str]) -> int:
     """The position of the column whose name says it holds phones; 0 when none does."""
-    lowered = [name.lower() for name in names]
+    column = guess_phone_column(names)
+    return 0 if column is None else list(names).index(column)
+
+
+def guess_phone_column(columns: Sequence[str]) -> str | None:
+    """The first column whose name says phone (by the most telling word), or None."""
     for word in PHONE_COLUMN_WORDS:
-        for position, name in enumerate(lowered):
-            if word in name:
-                return position
-    return 0
+        for column in columns:
+            if names_phone(column, word):
+                return column
+    return None
+
+
+def names_phone(column: str, word: str) -> bool:
+    """Whether the header ``column`` holds the phone word ``word``, as the rules above read it."""
+    if word in WORD_START_ONLY:
+        return any(part.lower().startswith(word) for part in _WORDS.findall(column))
+    squashed = re.sub(r"[^a-z]", "", column.lower())
+    if word == "number" and any(other in squashed for other in NOT_PHONE_WORDS):
+        return False
+    return word in squashed

@@ -16,7 +16,7 @@ from typing import Any
 
 from bulksend.campaign import Campaign
 from bulksend.errors import ConfigError, InputFileError
-from bulksend.phonelist import load_phone_list
+from bulksend.phonelist import PhoneList, read_phone_list
 from bulksend.phones import normalize_phone
 from bulksend.render import BodyRenderer, RowProblem, compile_body
 from bulksend.sheets import Sheet, UnknownSheetError, open_sheet
@@ -115,10 +115,54 @@ def open_campaign_sheet(campaign: Campaign) -> Sheet:
 
 
 def load_suppression(campaign: Campaign) -> frozenset[str]:
+    """The E.164 phones of the campaign's suppression list (empty without one); raises as
+    ``read_suppression`` does."""
+    phone_list = read_suppression(campaign)
+    return frozenset() if phone_list is None else phone_list.phones
+
+
+def read_suppression(campaign: Campaign) -> PhoneList | None:
+    """The campaign's suppression list with its count of unreadable entries, or None without one.
+
+    A list that has entries but not one readable phone is a ``ConfigError``: every opt-out would
+    be ignored, and messaging people who opted out is the worst outcome of a send. A list with
+    some unreadable entries is returned; validate reports them.
+    """
     if campaign.suppression is None:
-        return frozenset()
+        return None
     path = resolve(campaign, campaign.suppression)
-    return load_phone_list(path, default_region=campaign.default_region)
+    phone_list = read_phone_list(path, default_region=campaign.default_region)
+    if phone_list.ignored and not phone_list.phones:
+        rows = unreadable_rows_text(phone_list.ignored, phone_list.ignored_rows)
+        raise ConfigError(
+            f"the suppression list {path.name} has {phone_list.ignored:,} entries and not one "
+            f"could be read as a phone ({rows}), so nobody on it would be suppressed",
+            path=campaign.path,
+            line=campaign.line_of("suppression"),
+            hint=unreadable_hint(campaign),
+        )
+    return phone_list
+
+
+def unreadable_rows_text(count: int, rows: Sequence[int]) -> str:
+    """'rows 2, 3, 7 and more' for ``count`` unreadable entries of which ``rows`` are the first."""
+    listed = ", ".join(str(row) for row in rows)
+    more = " and more" if count > len(rows) else ""
+    return f"row{'s' if count > 1 else ''} {listed}{more}"
+
+
+def unreadable_hint(campaign: Campaign) -> str:
+    """What to do about suppression entries that are no phone, for this campaign."""
+    if campaign.default_region is None:
+        return (
+            "Write each number with + and its country code (e.g. +1 415 555 0132), or set "
+            "default_region (e.g. default_region: US) so numbers without + can be read."
+        )
+    region = campaign.default_region
+    return (
+        f"Each entry must be a phone number; numbers without + are read as {region} numbers, "
+        "so write others with + and their country code."
+    )
 
 
 def _check_sheet(

@@ -9,19 +9,23 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from bulksend.campaign import Campaign
 from bulksend.errors import ApiUnreachableError, CampaignRefusedError, ConfigError
+from bulksend.phonelist import PhoneList
 from bulksend.phones import mask_phone
 from bulksend.prepare import (
     CheckedRow,
     Disposition,
     iter_checked_rows,
     open_campaign_sheet,
+    read_suppression,
     resolve,
+    unreadable_hint,
+    unreadable_rows_text,
 )
 from bulksend.rejects import RejectsWriter
 from bulksend.templates import Template
@@ -49,6 +53,50 @@ class PreviewItem:
 
 
 @dataclass(frozen=True)
+class SuppressionCheck:
+    """The campaign's suppression list as read: entries that are no phone suppress nobody."""
+
+    path: Path
+    phones: int  # distinct phones read
+    unreadable: int  # non-blank entries that could not be read as a phone
+    unreadable_rows: tuple[int, ...]  # the first few of those rows
+    advice: str = ""  # what to do about them; "" when every entry was read
+
+    @classmethod
+    def of(cls, campaign: Campaign, phone_list: PhoneList) -> SuppressionCheck:
+        advice = unreadable_hint(campaign) if phone_list.ignored else ""
+        return cls(
+            phone_list.path,
+            len(phone_list.phones),
+            phone_list.ignored,
+            phone_list.ignored_rows,
+            advice,
+        )
+
+    def warning(self) -> str | None:
+        """One line for the user about the unreadable entries, or None when there are none."""
+        if not self.unreadable:
+            return None
+        rows = unreadable_rows_text(self.unreadable, self.unreadable_rows)
+        what = "1 entry" if self.unreadable == 1 else f"{self.unreadable:,} entries"
+        as_what = "a phone" if self.unreadable == 1 else "phones"
+        effect = "it suppresses" if self.unreadable == 1 else "they suppress"
+        return (
+            f"{what} of the suppression list {self.path.name} could not be read as {as_what} "
+            f"({rows}), so {effect} nobody. {self.advice}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "phones": self.phones,
+            "unreadable": self.unreadable,
+            "unreadable_rows": list(self.unreadable_rows),
+            "advice": self.advice,
+        }
+
+
+@dataclass(frozen=True)
 class TemplateCheck:
     checked: bool
     note: str = ""  # why it was not checked
@@ -72,6 +120,7 @@ class ValidationReport:
     template: TemplateCheck
     rejects_path: Path
     rejected: int  # rows written to the rejects file
+    suppression: SuppressionCheck | None = None  # None when the campaign has no list
 
     @property
     def can_send(self) -> bool:
@@ -100,6 +149,7 @@ class ValidationReport:
             },
             "rejects_path": str(self.rejects_path),
             "rejected": self.rejected,
+            "suppression": None if self.suppression is None else self.suppression.to_dict(),
         }
 
 
@@ -115,16 +165,19 @@ def validate_campaign(
 
     The template is ``template`` or what ``fetch_template(template_id)`` returns; a refusal
     becomes a template problem, an unreachable API a note. Raises ``ConfigError`` or
-    ``InputFileError`` for what stops every row (unknown column, header-only sheet...).
+    ``InputFileError`` for what stops every row (unknown column, header-only sheet, a
+    suppression list of which no entry can be read...).
     """
     template, template_check = resolve_template(campaign, template, fetch_template)
+    phone_list = read_suppression(campaign)
+    suppressed = frozenset() if phone_list is None else phone_list.phones
     tally = Tally(preview_size=max(preview, 0), mask=mask_phone)
     source = resolve(campaign, campaign.source)
     with (
         open_campaign_sheet(campaign) as sheet,
         RejectsWriter(campaign.rejects_path, sheet.columns) as rejects,
     ):
-        rows = iter_checked_rows(campaign, sheet=sheet, template=template)
+        rows = iter_checked_rows(campaign, sheet=sheet, template=template, suppressed=suppressed)
         for checked in rows:
             tally.add(checked)
             if checked.prepared.disposition is not Disposition.SENDABLE:
@@ -133,7 +186,10 @@ def validate_campaign(
                 progress(sheet.progress_done, sheet.progress_total, sheet.progress_unit)
         if progress is not None:
             progress(sheet.progress_done, sheet.progress_total, sheet.progress_unit)
-    return tally.report(campaign, source, template_check, rejects)
+    report = tally.report(campaign, source, template_check, rejects)
+    if phone_list is None:
+        return report
+    return replace(report, suppression=SuppressionCheck.of(campaign, phone_list))
 
 
 def check_api_key(campaign: Campaign, environ: Mapping[str, str]) -> None:

@@ -86,7 +86,36 @@ def test_unreadable_list_is_an_input_error(tmp_path: Path) -> None:
         (["Order number", "WhatsApp"], 1),
         (["Account number", "Cell", "Phone number"], 2),
         (["Name", "City"], 0),
+        (["Name", "Tel"], 1),
+        (["Name", "Cell"], 1),
+        (["Hotel", "Telefon"], 1),
+        (["Hotel", "Name"], 0),
+        (["Order number", "Name"], 0),
     ],
 )
 def test_phone_column_position(names: list[str], position: int) -> None:
     assert phone_column_position(names) == position
+
+
+def test_a_tel_column_is_read_not_the_name_beside_it(tmp_path: Path) -> None:
+    """A header Name,Tel must read Tel: reading Name would suppress nobody."""
+    path = write_text(tmp_path, "Name,Tel\nAnn,+1 201 555 0123\nBo,+1 201 555 0124\n", "o.csv")
+    result = read_phone_list(path, default_region=None)
+    assert (result.column, result.ignored) == ("Tel", 0)
+    assert result.phones == frozenset({"+12015550123", "+12015550124"})
+
+
+def test_init_and_suppression_lists_share_one_phone_column_rule() -> None:
+    from bulksend import initfile, phonelist
+
+    assert initfile.guess_phone_column is phonelist.guess_phone_column
+    assert initfile.PHONE_LIKE is phonelist.PHONE_LIKE
+
+
+def test_a_local_number_on_the_first_line_is_counted_not_taken_for_a_header(
+    tmp_path: Path,
+) -> None:
+    """Without default_region "(415) 555-0132" cannot be read; it must still count as an entry."""
+    path = write_text(tmp_path, "(415) 555-0132\n+1 415 555 0100\n415.555.0133\n")
+    result = read_phone_list(path, default_region=None)
+    assert result == PhoneList(path, frozenset({"+14155550100"}), 2, (1, 3), None)

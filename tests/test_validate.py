@@ -12,7 +12,12 @@ import pytest
 
 from bulksend.channels import Channel
 from bulksend.csvsafe import unescape_cell
-from bulksend.errors import ApiUnreachableError, CampaignRefusedError, InputFileError
+from bulksend.errors import (
+    ApiUnreachableError,
+    CampaignRefusedError,
+    ConfigError,
+    InputFileError,
+)
 from bulksend.templates import Template
 from bulksend.validate import validate_campaign
 from tests.test_render import col, make_campaign, template
@@ -263,3 +268,54 @@ def test_sms_has_no_template_to_check(tmp_path: Path) -> None:
     report = validate_campaign(campaign, fetch_template=lambda template_id: template())
     assert report.template.note == "none: SMS sends free text"
     assert not report.template.checked and report.can_send
+
+
+def test_unreadable_suppression_entries_are_reported_with_rows_and_advice(tmp_path: Path) -> None:
+    """A local number in a list of a campaign without default_region suppresses nobody: say so."""
+    write_csv(tmp_path, [["+14155550132", "a", "b"], ["+14155550100", "c", "d"]])
+    optouts = "phone\n+1 415 555 0100\n(415) 555-0132\nremove me\n"
+    (tmp_path / "optouts.csv").write_text(optouts, encoding="utf-8")
+    report = validate_campaign(make_campaign(tmp_path, suppression=Path("optouts.csv")))
+    assert (report.sendable, report.suppressed) == (1, 1)
+    assert report.suppression is not None
+    assert (report.suppression.phones, report.suppression.unreadable) == (1, 2)
+    assert report.suppression.unreadable_rows == (3, 4)
+    assert report.suppression.warning() == (
+        "2 entries of the suppression list optouts.csv could not be read as phones (rows 3, 4), "
+        "so they suppress nobody. Write each number with + and its country code "
+        "(e.g. +1 415 555 0132), or set default_region (e.g. default_region: US) so numbers "
+        "without + can be read."
+    )
+    assert report.to_dict()["suppression"] == {
+        "path": str(tmp_path / "optouts.csv"),
+        "phones": 1,
+        "unreadable": 2,
+        "unreadable_rows": [3, 4],
+        "advice": report.suppression.advice,
+    }
+
+
+def test_a_fully_read_suppression_list_has_no_warning(tmp_path: Path) -> None:
+    write_csv(tmp_path, [["+14155550132", "a", "b"]])
+    (tmp_path / "optouts.txt").write_text("+1 415 555 0100\n", encoding="utf-8")
+    report = validate_campaign(make_campaign(tmp_path, suppression=Path("optouts.txt")))
+    assert report.suppression is not None and report.suppression.warning() is None
+    assert report.to_dict()["suppression"]["unreadable"] == 0
+    assert validate_campaign(make_campaign(tmp_path)).to_dict()["suppression"] is None
+
+
+def test_a_suppression_list_of_which_nothing_can_be_read_is_a_config_error(
+    tmp_path: Path,
+) -> None:
+    write_csv(tmp_path, [["+14155550132", "a", "b"]])
+    (tmp_path / "optouts.txt").write_text("(415) 555-0132\n415 555 0100\n", encoding="utf-8")
+    campaign = make_campaign(tmp_path, suppression=Path("optouts.txt"), lines={"suppression": 9})
+    with pytest.raises(ConfigError) as caught:
+        validate_campaign(campaign)
+    assert str(caught.value) == (
+        f"{tmp_path / 'campaign.yaml'}, line 9: the suppression list optouts.txt has 2 entries "
+        "and not one could be read as a phone (rows 1, 2), so nobody on it would be suppressed\n"
+        "  Write each number with + and its country code (e.g. +1 415 555 0132), or set "
+        "default_region (e.g. default_region: US) so numbers without + can be read."
+    )
+    assert not campaign.rejects_path.exists()  # stopped before a row was read

@@ -119,6 +119,9 @@ def _count_lines(report: ValidationReport) -> list[str]:
         lines.append(f"              e.g. row {reason.example_row}: {reason.example_reason}")
     lines.append(f"  duplicates  {report.duplicates:>10,}  (skipped: one message per recipient)")
     lines.append(f"  suppressed  {report.suppressed:>10,}  (skipped: on the suppression list)")
+    warning = report.suppression.warning() if report.suppression else None
+    if warning:
+        lines.append(f"  warning: {warning}")
     if report.channel == "sms":
         encodings = ", ".join(f"{name} {n:,}" for name, n in report.sms_encodings.items())
         detail = f"  (rows by encoding: {encodings})" if encodings else ""
