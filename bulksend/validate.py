@@ -1,7 +1,8 @@
 """``validate_campaign()``: read every row once, send nothing, report what a send would do.
 
 The report holds counts (rows read, sendable, invalid grouped by reason, duplicates, suppressed,
-SMS segments), a masked preview of the first request bodies and the template check; the rows that
+SMS segments), a masked preview of the first request bodies (each SMS with its characters,
+encoding and segments), the template check and what the suppression list held; the rows that
 will not be sent go to the rejects file. Library only: the CLI prints, a cron job reads fields.
 """
 
@@ -28,6 +29,7 @@ from bulksend.prepare import (
     unreadable_rows_text,
 )
 from bulksend.rejects import RejectsWriter
+from bulksend.sms import SmsInfo
 from bulksend.templates import Template
 
 # done, total (None when unknown), unit: called every PROGRESS_EVERY rows and at the end.
@@ -50,6 +52,17 @@ class ReasonCount:
 class PreviewItem:
     row_number: int
     body: Mapping[str, Any]  # the request body with the phone masked
+    sms: SmsInfo | None = None  # SMS only: characters, encoding and segments of the body
+
+    def to_dict(self) -> dict[str, Any]:
+        item: dict[str, Any] = {"row": self.row_number, "body": dict(self.body)}
+        if self.sms is not None:
+            item["sms"] = {
+                "characters": self.sms.characters,
+                "encoding": self.sms.encoding.value,
+                "segments": self.sms.segments,
+            }
+        return item
 
 
 @dataclass(frozen=True)
@@ -141,7 +154,7 @@ class ValidationReport:
             "invalid_reasons": [vars(reason) for reason in self.invalid_reasons],
             "sms_segments": self.sms_segments,
             "sms_encodings": dict(self.sms_encodings),
-            "preview": [{"row": p.row_number, "body": dict(p.body)} for p in self.preview],
+            "preview": [item.to_dict() for item in self.preview],
             "template": {
                 "checked": self.template.checked,
                 "note": self.template.note,
@@ -267,7 +280,7 @@ class Tally:
             self.sms_encodings[checked.sms.encoding.value] += 1
         if len(self.preview) < self.preview_size and row.body is not None:
             body = {**row.body, "destination_phone": self.mask(row.phone)}
-            self.preview.append(PreviewItem(row.row_number, body))
+            self.preview.append(PreviewItem(row.row_number, body, checked.sms))
 
     def _add_reason(self, checked: CheckedRow) -> None:
         category = checked.category

@@ -104,6 +104,18 @@ def test_preview_shows_the_first_bodies_with_phones_masked(mixed: Any) -> None:
     assert item.body["message_variables"] == ["dana", "A-1"]
     assert validate_campaign(mixed, preview=0).preview == ()
     assert len(validate_campaign(mixed, preview=10).preview) == 2
+    assert item.sms is None and "sms" not in item.to_dict()  # a template has no SMS sizing
+
+
+def test_each_sms_preview_item_carries_its_sizing(tmp_path: Path) -> None:
+    write_csv(tmp_path, [["+12122345678", "dana", "A-1"], ["+12125550198", "zoë", "A-2"]])
+    campaign = make_campaign(
+        tmp_path, channel=Channel.SMS, template_id=None, variables=None, text="Hi {{ first_name }}"
+    )
+    first, second = validate_campaign(campaign).preview
+    assert (first.sms.characters, first.sms.encoding, first.sms.segments) == (7, "GSM-7", 1)
+    assert (second.sms.characters, second.sms.encoding, second.sms.segments) == (6, "UCS-2", 1)
+    assert second.to_dict()["sms"] == {"characters": 6, "encoding": "UCS-2", "segments": 1}
 
 
 def test_a_fitting_template_passes_the_check(mixed: Any) -> None:

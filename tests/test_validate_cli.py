@@ -87,6 +87,31 @@ def test_preview_masks_phones(tmp_path: Path) -> None:
     assert "2345678" not in result.output
 
 
+def test_preview_shows_characters_encoding_and_segments_per_sms(tmp_path: Path) -> None:
+    result = run(str(write_files(tmp_path, SMS_YAML)), "--preview", "3")
+    assert result.exit_code == 0, result.output
+    assert "  row 2: 27 characters, GSM-7, 1 segment\n" in result.output
+    assert "  row 3: 27 characters, GSM-7, 1 segment\n" in result.output
+    assert "  row 6: 23 characters, UCS-2, 1 segment\n" in result.output  # the ë of zoë
+
+
+def test_preview_counts_the_segments_of_a_long_sms(tmp_path: Path) -> None:
+    """161 GSM-7 characters no longer fit one SMS: two parts of up to 153."""
+    long_text = SMS_YAML.replace("shipped.", "shipped." + "x" * 134)
+    result = run(str(write_files(tmp_path, long_text)), "--preview", "1")
+    assert "  row 2: 161 characters, GSM-7, 2 segments\n" in result.output
+
+
+def test_json_preview_carries_the_sms_sizing(tmp_path: Path) -> None:
+    result = run(str(write_files(tmp_path, SMS_YAML)), "--json", "--preview", "3")
+    preview = json.loads(result.stdout)["preview"]
+    assert [item["sms"] for item in preview] == [
+        {"characters": 27, "encoding": "GSM-7", "segments": 1},
+        {"characters": 27, "encoding": "GSM-7", "segments": 1},
+        {"characters": 23, "encoding": "UCS-2", "segments": 1},
+    ]
+
+
 def test_json_prints_only_the_report(tmp_path: Path) -> None:
     result = run(str(write_files(tmp_path, SMS_YAML)), "--json")
     assert result.exit_code == 0

@@ -14,6 +14,7 @@ from tqdm import tqdm
 from bulksend import endpoint
 from bulksend.campaign import Campaign, load_campaign
 from bulksend.errors import ExitStatus
+from bulksend.sms import SmsInfo
 from bulksend.templates import Template
 from bulksend.validate import ValidationReport, check_api_key, validate_campaign
 
@@ -35,7 +36,8 @@ def command(ctx: click.Context, campaign_file: Path, preview: int, as_json: bool
     \b
     Prints rows read, sendable, invalid (grouped by reason, with an example row),
     duplicates, suppressed and the SMS segment total; previews the first request
-    bodies; writes every row that will not be sent, with its reason, to
+    bodies (an SMS with its characters, encoding and segments); writes every row
+    that will not be sent, with its reason, to
     <results>.rejects.csv. Where the API answers (always with api_url: sandbox) it
     fetches the template and checks the variables fit its placeholders.
 
@@ -145,9 +147,16 @@ def _preview_lines(report: ValidationReport) -> list[str]:
         return []
     lines = [f"preview of the first {len(report.preview)} request body(ies), phones masked:"]
     for item in report.preview:
-        lines.append(f"  row {item.row_number}:")
+        sizing = f" {_sms_sizing(item.sms)}" if item.sms is not None else ""
+        lines.append(f"  row {item.row_number}:{sizing}")
         lines += ["    " + line for line in _pretty(item.body).splitlines()]
     return lines
+
+
+def _sms_sizing(sms: SmsInfo) -> str:
+    """'58 characters, GSM-7, 1 segment': what one SMS costs, as carriers bill it."""
+    plural = "" if sms.segments == 1 else "s"
+    return f"{sms.characters:,} characters, {sms.encoding.value}, {sms.segments} segment{plural}"
 
 
 def _pretty(body: Any) -> str:
