@@ -4,6 +4,7 @@ parser that reads it back. Cells are escaped against formula injection (``csvsaf
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, fields
 from enum import StrEnum
 
@@ -79,7 +80,8 @@ class ResultRecord:
     status_checked_at: str = ""
 
     def to_csv_row(self) -> list[str]:
-        return [escape_cell(getattr(self, name)) for name in COLUMNS]
+        """The cells, escaped, each on one line: line breaks become spaces."""
+        return [escape_cell(_one_line(getattr(self, name))) for name in COLUMNS]
 
     @classmethod
     def from_csv_row(cls, header: list[str], cells: list[str]) -> ResultRecord:
@@ -87,6 +89,17 @@ class ResultRecord:
         return RecordParser(header)(cells)
 
 
+def _one_line(value: object) -> object:
+    """A line break inside a cell would let a crash cut a record right after it and leave a file
+    that still ends in a line end: the torn record would pass for whole and swallow the lines
+    appended after it. With every record on one physical line, a whole file ends in a line end
+    and only then."""
+    if isinstance(value, str) and ("\n" in value or "\r" in value):
+        return _LINE_BREAKS.sub(" ", value)
+    return value
+
+
+_LINE_BREAKS = re.compile(r"[\r\n]+")
 _INT_FIELDS = ("http_status", "error_code", "segments")
 _TEXT_FIELDS = tuple(
     f.name

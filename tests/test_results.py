@@ -34,7 +34,10 @@ def results(tmp_path: Path) -> ResultsFile:
     return ResultsFile(tmp_path / "results" / "run.csv")
 
 
-TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=30)
+# Line breaks are left out here: they become spaces (test_line_breaks_in_a_cell_become_spaces).
+TEXT = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"), max_size=30
+)
 OPTIONAL_INT = st.none() | st.integers(min_value=0, max_value=10**6)
 RECORDS = st.builds(
     ResultRecord,
@@ -254,6 +257,29 @@ def test_open_journal_repairs_a_torn_tail_and_appends_on_a_fresh_line(
         journal.append(record(4, "+4", Outcome.PENDING))
     assert [r.identity for r in results.iter_records()] == ["+2", "+4"]
     assert results.path.read_bytes().count(b"\r\n") == 3
+
+
+def test_line_breaks_in_a_cell_become_spaces(results: ResultsFile) -> None:
+    results.rewrite([record(2, "+2", Outcome.FAILED, error="<html>\r\n<h1>503</h1>\n\nbusy\r")])
+    assert [r.error for r in results.iter_records()] == ["<html> <h1>503</h1> busy "]
+    assert results.path.read_bytes().count(b"\n") == 2  # the header and the one record
+
+
+def test_a_record_cut_anywhere_never_swallows_the_lines_appended_after_it(
+    results: ResultsFile,
+) -> None:
+    """A crash can cut the last record at any byte; the next run's lines stay whole records."""
+    failed = record(2, "+2", Outcome.FAILED, error='<html>\n<body>503 "busy"</body>\n</html>')
+    write_lines(results.path, record(1, "+1"), failed)
+    whole = results.path.read_bytes()
+    start = whole.rindex(b"\r\n", 0, len(whole) - 2) + 2
+    for cut in range(start + 1, len(whole) - 1):
+        results.path.write_bytes(whole[:cut])
+        with results.open_journal() as journal:
+            journal.append(record(4, "+4", message_id="777"))
+        last = results.load_outcomes()
+        assert last["+4"] == record(4, "+4", message_id="777"), cut
+        assert last["+1"] == record(1, "+1"), cut
 
 
 def test_open_journal_upgrades_an_older_header(results: ResultsFile) -> None:
