@@ -7,10 +7,12 @@ that fails on one row's values, is a ``RowProblem`` that makes only that row inv
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jinja2
 import jinja2.meta
@@ -29,6 +31,7 @@ _MAPPING_METHODS = frozenset({"get", "keys", "values", "items"})
 _ROW_RENDER_ERRORS = (jinja2.TemplateError, TypeError, ValueError, ArithmeticError, LookupError)
 # A template meeting an undefined name on this many rows, and never rendering, cannot work.
 UNDEFINED_ROWS_LIMIT = 20
+FALLBACK_URL_EXAMPLE = "https://example.com/default.jpg"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +68,21 @@ class CompiledValue:
     path: Path | None = None  # the campaign file and line, for config errors
     line: int | None = None
     counts: RenderCounts = field(default_factory=RenderCounts, compare=False)
+    # For values that take no ``default:`` (header_url, the SMS text): an example fallback value
+    # for the advice on an empty row, shown inside jinja2's default() filter.
+    fallback_example: str | None = None
+
+    def empty_advice(self) -> str:
+        """What to do about a row where this value came out empty."""
+        if self.fallback_example is None:
+            return "fill it or give a default"
+        cells = ", ".join(repr(column) for column in sorted(self.columns))
+        fill = f"fill this row's {cells} cell{'s' if len(self.columns) > 1 else ''}"
+        if not self.columns:
+            fill = "check the template"
+        column = min(self.columns, default="first_name")
+        example = f'{{{{ {_reference(column)} | default("{self.fallback_example}", true) }}}}'
+        return f"{fill}, or write a fallback into the template, e.g. {example}"
 
     def render(self, values: Mapping[str, str]) -> tuple[str, RowProblem | None]:
         """The value for this row, or "" and the problem that stops the row.
@@ -105,6 +123,32 @@ class CompiledValue:
             line=self.line,
             hint='Names are column names, e.g. {{ first_name }} or {{ row["Order Id"] }}.',
         )
+
+
+def _reference(column: str) -> str:
+    """How a template names ``column``: bare when it is a plain name, else through ``row``."""
+    if column.isidentifier() and column != ROW_MAPPING_NAME:
+        return column
+    return f"{ROW_MAPPING_NAME}[{json.dumps(column, ensure_ascii=False)}]"
+
+
+def is_web_url(text: str) -> bool:
+    """Whether ``text`` is an absolute http(s) URL with a host, as the API wants header media."""
+    parts = urlsplit(text)
+    try:
+        host = parts.hostname
+    except ValueError:  # a bracketed host that is not an IPv6 address
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(host)
+
+
+def not_a_web_url(url: str) -> RowProblem:
+    shown = url if len(url) <= 60 else url[:57] + "..."
+    return RowProblem(
+        "header_url is not a web address",
+        f"header_url is {shown!r} in this row, which is not a web address: the API needs a "
+        "public link starting with https:// (or http://); fix this row's value or the template",
+    )
 
 
 def describe_spec(section: str, index: int, spec: ValueSpec) -> str:
@@ -269,7 +313,7 @@ class BodyRenderer:
             problems.append(
                 RowProblem(
                     f"empty {compiled.label}",
-                    f"{compiled.label} is empty in this row; fill it or give a default",
+                    f"{compiled.label} is empty in this row; {compiled.empty_advice()}",
                 )
             )
         return text
@@ -294,7 +338,9 @@ class BodyRenderer:
         if self.header_url is None or self.header_url_required is False:
             return
         url = self._fill(self.header_url, values, problems)
-        if url:
+        if url and not is_web_url(url):
+            problems.append(not_a_web_url(url))
+        elif url:
             body[str(self.channel.header_url_field)] = url
 
     def _render_sms(
@@ -334,17 +380,21 @@ def compile_body(campaign: Campaign, *, template: Template | None = None) -> Bod
             "an sms campaign needs text:", path=campaign.path, hint='e.g. text: "Hi {{ name }}"'
         )
 
-    def optional(label: str, key: str, text: str | None) -> CompiledValue | None:
+    def optional(
+        label: str, key: str, text: str | None, fallback: str | None = None
+    ) -> CompiledValue | None:
         if text is None or text == "":
             return None
-        return compiler.compile(label, text, line=campaign.line_of(key))
+        compiled = compiler.compile(label, text, line=campaign.line_of(key))
+        return replace(compiled, fallback_example=fallback)
 
     header_url = campaign.header_url if channel.uses_template else None
+    sms_text = campaign.text if channel is Channel.SMS else None
     return BodyRenderer(
         channel=channel,
         variables=_compile_variables(compiler, campaign),
-        text=optional("the SMS text", "text", campaign.text) if channel is Channel.SMS else None,
-        header_url=optional("header_url", "header_url", header_url),
+        text=optional("the SMS text", "text", sms_text, "there"),
+        header_url=optional("header_url", "header_url", header_url, FALLBACK_URL_EXAMPLE),
         header_url_required=None if template is None else template.needs_media_header,
         contact_name=optional("contact_name", "contact_name", campaign.contact_name),
         open_conversation=bool(campaign.open_conversation),

@@ -150,11 +150,39 @@ def test_header_url_goes_to_the_channel_field(channel: Channel, field: str) -> N
 
 
 def test_empty_header_url_makes_the_row_invalid() -> None:
+    """header_url takes no default:, so the advice is a fallback inside the template."""
     result = render(make_campaign(header_url="{{ img }}"), {**ROW, "img": ""})
     assert result.body is None
     assert [p.message for p in result.problems] == [
-        "header_url is empty in this row; fill it or give a default"
+        "header_url is empty in this row; fill this row's 'img' cell, or write a fallback into "
+        'the template, e.g. {{ img | default("https://example.com/default.jpg", true) }}'
     ]
+
+
+def test_empty_header_url_advice_names_a_spaced_column_through_row() -> None:
+    campaign = make_campaign(header_url='{{ row["Image URL"] }}')
+    result = render(campaign, {**ROW, "Image URL": ""})
+    assert result.problems[0].message.endswith(
+        'e.g. {{ row["Image URL"] | default("https://example.com/default.jpg", true) }}'
+    )
+
+
+@pytest.mark.parametrize("url", ["x", "www.example.com/a.png", "ftp://x.example/a.png", "https://"])
+def test_a_header_url_that_is_not_a_web_address_makes_the_row_invalid(url: str) -> None:
+    result = render(make_campaign(header_url="{{ img }}"), {**ROW, "img": url})
+    assert result.body is None
+    [problem] = result.problems
+    assert problem.category == "header_url is not a web address"
+    assert problem.message == (
+        f"header_url is {url!r} in this row, which is not a web address: the API needs a public "
+        "link starting with https:// (or http://); fix this row's value or the template"
+    )
+
+
+def test_a_header_url_is_not_checked_when_the_template_sends_none() -> None:
+    """No media header: the URL is left out of the body, so its value cannot hurt."""
+    result = render(make_campaign(header_url="{{ img }}"), {**ROW, "img": "x"}, template(body=2))
+    assert result.problems == () and result.body is not None
 
 
 def test_header_url_is_left_out_when_the_template_has_no_media_header() -> None:
@@ -284,8 +312,9 @@ def test_sms_blank_text_makes_the_row_invalid() -> None:
     )
     result = render(campaign, {**ROW, "first_name": ""})
     assert result.body is None
-    assert (
-        result.problems[0].message == "the SMS text is empty in this row; fill it or give a default"
+    assert result.problems[0].message == (
+        "the SMS text is empty in this row; fill this row's 'first_name' cell, or write a "
+        'fallback into the template, e.g. {{ first_name | default("there", true) }}'
     )
 
 
