@@ -106,7 +106,7 @@ class Campaign:
 
     @property
     def rejects_path(self) -> Path:
-        return self.results_path.with_name(self.results_path.stem + ".rejects.csv")
+        return _rejects_of(self.results_path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -159,6 +159,9 @@ def load_campaign(path: Path) -> Campaign:
     channel = _channel(fields)
     _refuse_keys_for_channel(fields, channel)
     source = _source(fields)
+    results_path = _results_path(fields, name)
+    suppression = _suppression(fields)
+    _refuse_results_over_inputs(fields, results_path, source=source, suppression=suppression)
     return Campaign(
         path=path,
         name=name,
@@ -178,10 +181,10 @@ def load_campaign(path: Path) -> Campaign:
         rate=_rate(fields),
         burst=fields.whole("burst", default=1, maximum=10_000),
         concurrency=_concurrency(fields),
-        results_path=_results_path(fields, name),
+        results_path=results_path,
         key=fields.text_list("key", "one column name or a list of them"),
         dedupe=fields.boolean("dedupe", default=True),
-        suppression=_suppression(fields),
+        suppression=suppression,
         phone_check=fields.choice("phone_check", PhoneCheck, PhoneCheck.VALID),
         encoding=_encoding(fields, source),
         max_attempts=fields.whole("max_attempts", default=DEFAULT_MAX_ATTEMPTS, maximum=100),
@@ -573,6 +576,50 @@ def _results_path(fields: Fields, name: str) -> Path:
             "results", "`results` must be a .csv file", hint=f"For example: results/{name}.csv"
         )
     return path
+
+
+def _refuse_results_over_inputs(
+    fields: Fields, results_path: Path, *, source: Path, suppression: Path | None
+) -> None:
+    """The results and rejects files must not be the source or the suppression list: validate
+    and send write them, and would destroy the very file they read."""
+    outputs = {"results": results_path, "rejects": _rejects_of(results_path)}
+    inputs = {"source": source, "suppression": suppression}
+    for output, output_path in outputs.items():
+        for key, input_path in inputs.items():
+            if input_path is not None and _same_file(output_path, input_path):
+                raise _results_clash(fields, output, key, input_path)
+
+
+def _results_clash(fields: Fields, output: str, key: str, input_path: Path) -> ConfigError:
+    what = "`results`" if output == "results" else "the rejects file beside the results"
+    problem = (
+        f"{what} is the `{key}` file ({input_path.name}): validate and send would overwrite it"
+    )
+    example = f"results: {fields.data.get('name', 'campaign')}-results.csv"
+    if fields.has("results"):
+        hint = f"Point `results:` at another .csv file (e.g. {example}): bulksend overwrites it."
+        return fields.error("results", problem, hint=hint)
+    # The default results path (results/<name>.csv) is the clash: name the input's line.
+    hint = (
+        f"Add a `results:` line naming another .csv file (e.g. {example}): the default, "
+        "results/<name>.csv beside the campaign file, is this file."
+    )
+    return fields.error(key, problem, hint=hint)
+
+
+def _rejects_of(results_path: Path) -> Path:
+    return results_path.with_name(results_path.stem + ".rejects.csv")
+
+
+def _same_file(first: Path, second: Path) -> bool:
+    """Whether two paths name one file: after symlinks and case-folding file systems too."""
+    if first.resolve() == second.resolve():
+        return True
+    try:
+        return first.exists() and first.samefile(second)
+    except OSError:
+        return False
 
 
 # ---------------------------------------------------------------------------------------------

@@ -400,3 +400,57 @@ def test_a_pasted_key_never_appears_in_the_error(
     error = error_for(folder, BASE + f"{key}: {secret}\n")
     assert secret not in str(error) and secret not in repr(error)
     assert error.line == 6
+
+
+# --- results must not overwrite what the campaign reads ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("results", "clash"),
+    [
+        ("customers.csv", "`results` is the `source` file (customers.csv)"),
+        ("./out/../customers.csv", "`results` is the `source` file (customers.csv)"),
+        ("optouts.csv", "`results` is the `suppression` file (optouts.csv)"),
+    ],
+)
+def test_results_over_the_source_or_the_suppression_list_is_refused(
+    folder: Path, results: str, clash: str
+) -> None:
+    (folder / "optouts.csv").write_text("phone\n+14155550100\n")
+    error = error_for(folder, BASE + f"suppression: optouts.csv\nresults: {results}\n")
+    hint = (
+        "Point `results:` at another .csv file (e.g. results: spring-sale-results.csv): "
+        "bulksend overwrites it."
+    )
+    assert (
+        str(error) == f"{where(folder, 7)}{clash}: validate and send would overwrite it\n  {hint}"
+    )
+
+
+def test_a_rejects_file_over_the_source_is_refused(folder: Path) -> None:
+    """results: list.csv writes list.rejects.csv beside it: that must not be the source either."""
+    (folder / "list.rejects.csv").write_text("Phone\n+14155552671\n")
+    text = BASE.replace("customers.csv", "list.rejects.csv") + "results: list.csv\n"
+    error = error_for(folder, text)
+    assert str(error).startswith(
+        where(folder, 6) + "the rejects file beside the results is the `source` file "
+        "(list.rejects.csv): validate and send would overwrite it"
+    )
+
+
+def test_the_default_results_path_over_the_source_names_the_source_line(folder: Path) -> None:
+    (folder / "results").mkdir()
+    (folder / "results" / "spring-sale.csv").write_text("Phone\n+14155552671\n")
+    error = error_for(folder, BASE.replace("customers.csv", "results/spring-sale.csv"))
+    assert str(error) == (
+        where(folder, 4) + "`results` is the `source` file (spring-sale.csv): validate and "
+        "send would overwrite it\n  Add a `results:` line naming another .csv file (e.g. results: "
+        "spring-sale-results.csv): the default, results/<name>.csv beside the campaign file, "
+        "is this file."
+    )
+
+
+def test_a_symlink_to_the_source_is_the_same_file(folder: Path) -> None:
+    (folder / "link.csv").symlink_to(folder / "customers.csv")
+    error = error_for(folder, BASE + "results: link.csv\n")
+    assert "`results` is the `source` file (customers.csv)" in str(error)
