@@ -20,6 +20,7 @@ import yaml
 
 from bulksend.campaign import (
     DEFAULT_API_URL,
+    EXCEL_SUFFIXES,
     SANDBOX_URL_WORD,
     load_campaign,
     normalize_api_url,
@@ -151,9 +152,17 @@ def _check_output(output: Path, *, force: bool) -> None:
 
 def read_sheet_facts(spreadsheet: Path, *, sheet: str | None = None) -> SheetFacts:
     """The header, and a phone column guessed from the names or else from the first rows."""
-    from bulksend.sheets import open_sheet  # another module's reader; imported where used
+    from bulksend.sheets import MissingFileError, open_sheet  # imported where used
 
-    with open_sheet(spreadsheet, sheet=sheet) as opened:
+    _check_sheet_option(spreadsheet, sheet)
+    try:
+        opened = open_sheet(spreadsheet, sheet=sheet)
+    except MissingFileError as error:
+        # init's SPREADSHEET comes from the command line, not from a campaign file.
+        raise error.with_hint(
+            f"Check the path: a relative one is taken from the current folder, {Path.cwd()}."
+        ) from error
+    with opened:
         columns = tuple(opened.columns)
         rows = [row.values for row in islice(opened.rows(), PEEK_ROWS)]
         sheet_name = opened.sheet_name
@@ -162,6 +171,15 @@ def read_sheet_facts(spreadsheet: Path, *, sheet: str | None = None) -> SheetFac
     phones = [phone for phone in phones if phone]
     without_plus = sum(1 for phone in phones if not phone.startswith(("+", "00")))
     return SheetFacts(columns, sheet_name, phone_column, len(phones), without_plus)
+
+
+def _check_sheet_option(spreadsheet: Path, sheet: str | None) -> None:
+    """--sheet on a CSV would be silently ignored here, and refused later by validate."""
+    if sheet is not None and spreadsheet.suffix.lower() not in EXCEL_SUFFIXES:
+        raise ConfigError(
+            f"--sheet applies only to Excel files (.xlsx, .xlsm); {spreadsheet.name} is not one",
+            hint="Leave --sheet out: a CSV or text file has a single sheet.",
+        )
 
 
 def _phone_column_from_values(

@@ -19,7 +19,7 @@ from bulksend.errors import ConfigError, InputFileError
 from bulksend.phonelist import PhoneList, read_phone_list
 from bulksend.phones import normalize_phone
 from bulksend.render import BodyRenderer, RowProblem, compile_body
-from bulksend.sheets import Sheet, UnknownSheetError, open_sheet
+from bulksend.sheets import MissingFileError, Sheet, UnknownSheetError, open_sheet
 from bulksend.sms import SmsInfo
 from bulksend.templates import Template
 
@@ -105,6 +105,8 @@ def open_campaign_sheet(campaign: Campaign) -> Sheet:
     source = resolve(campaign, campaign.source)
     try:
         return open_sheet(source, sheet=campaign.sheet, encoding=campaign.encoding)
+    except MissingFileError as error:
+        raise error.with_hint(relative_paths_hint(campaign, "source")) from error
     except UnknownSheetError as error:
         raise ConfigError(
             f"{source.name} {error.problem}",
@@ -131,7 +133,10 @@ def read_suppression(campaign: Campaign) -> PhoneList | None:
     if campaign.suppression is None:
         return None
     path = resolve(campaign, campaign.suppression)
-    phone_list = read_phone_list(path, default_region=campaign.default_region)
+    try:
+        phone_list = read_phone_list(path, default_region=campaign.default_region)
+    except MissingFileError as error:
+        raise error.with_hint(relative_paths_hint(campaign, "suppression")) from error
     if phone_list.ignored and not phone_list.phones:
         rows = unreadable_rows_text(phone_list.ignored, phone_list.ignored_rows)
         raise ConfigError(
@@ -142,6 +147,16 @@ def read_suppression(campaign: Campaign) -> PhoneList | None:
             hint=unreadable_hint(campaign),
         )
     return phone_list
+
+
+def relative_paths_hint(campaign: Campaign, key: str) -> str:
+    """Where a missing file named by ``key`` was looked for, for the campaign's user."""
+    line = campaign.line_of(key)
+    where = f" (`{key}:` on line {line})" if line else f" (`{key}:`)"
+    return (
+        f"Check the path{where}: paths in a campaign file are relative to its folder, "
+        f"{campaign.path.absolute().parent}."
+    )
 
 
 def unreadable_rows_text(count: int, rows: Sequence[int]) -> str:

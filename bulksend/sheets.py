@@ -56,6 +56,22 @@ class UnknownSheetError(InputFileError):
         )
 
 
+class MissingFileError(InputFileError):
+    """No file at ``path`` (or a folder there). The hint names the absolute path looked at; a
+    caller who knows what a relative path was relative to (the campaign file's folder, or the
+    current folder for ``bulksend init``) replaces it with ``with_hint``."""
+
+    def __init__(self, path: Path, hint: str | None = None) -> None:
+        self.missing_path = path
+        what = "is a folder, not a file" if path.is_dir() else "does not exist"
+        self.problem = f"the file {what}"
+        looked = f"bulksend looked for {path.absolute()}"
+        super().__init__(self.problem, path=path, hint=hint or f"Check the path: {looked}.")
+
+    def with_hint(self, hint: str) -> MissingFileError:
+        return MissingFileError(self.missing_path, hint)
+
+
 @dataclass(frozen=True, slots=True)
 class SheetRow:
     row_number: int  # the row as Excel shows it: header is row 1, first data row is 2
@@ -99,12 +115,7 @@ def open_records(
     if suffix not in SUPPORTED_SUFFIXES:
         raise _unsupported(path, suffix)
     if not path.is_file():
-        what = "is a folder, not a file" if path.is_dir() else "does not exist"
-        raise InputFileError(
-            f"the spreadsheet {what}",
-            path=path,
-            hint="Check the path (relative paths are relative to the campaign file).",
-        )
+        raise MissingFileError(path)
     if suffix in EXCEL_SUFFIXES:
         from bulksend.sheets_excel import ExcelSource  # openpyxl is slow to import
 

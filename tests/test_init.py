@@ -402,6 +402,32 @@ def test_cli_missing_spreadsheet_is_one_clear_error(tmp_path: Path) -> None:
     assert "nope.csv" in result.output and "Traceback" not in result.output
 
 
+def test_cli_missing_spreadsheet_says_paths_are_taken_from_the_current_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """init's argument is a command-line path: relative to where it runs, not a campaign file."""
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["init", "data/nope.csv", "--channel", "sms"])
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "error: data/nope.csv: the file does not exist\n"
+        f"  Check the path: a relative one is taken from the current folder, {tmp_path}.\n"
+    )
+
+
+def test_cli_sheet_on_a_csv_is_refused(tmp_path: Path, sheet: Path) -> None:
+    """validate refuses sheet: on a CSV, so init must not quietly ignore --sheet there."""
+    output = tmp_path / "c.yaml"
+    args = ["init", str(sheet), "--channel", "sms", "--sheet", "Customers", "-o", str(output)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"error: --sheet applies only to Excel files (.xlsx, .xlsm); {sheet.name} is not one\n"
+        "  Leave --sheet out: a CSV or text file has a single sheet.\n"
+    )
+    assert not output.exists()
+
+
 # --- pure parts ------------------------------------------------------------------------------
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -213,3 +214,25 @@ def test_one_sendable_row_per_phone_and_duplicates_point_at_it(phones: list[str]
         else:
             assert row.phone == "12"
     assert set(first_row) == {p for p in phones if p != "12"}
+
+
+def test_a_source_gone_since_load_names_the_campaign_folder(tmp_path: Path) -> None:
+    """Paths in a campaign file are relative to its folder: the hint says which folder."""
+    campaign = make_campaign(tmp_path, source=Path("gone.csv"), lines={"source": 4})
+    with pytest.raises(InputFileError) as caught:
+        list(iter_prepared_rows(campaign, suppressed=frozenset()))
+    assert str(caught.value) == (
+        f"{tmp_path / 'gone.csv'}: the file does not exist\n"
+        f"  Check the path (`source:` on line 4): paths in a campaign file are relative to its "
+        f"folder, {tmp_path}."
+    )
+
+
+def test_a_missing_suppression_list_names_its_line(tmp_path: Path) -> None:
+    campaign = make_campaign(tmp_path, suppression=Path("optouts.csv"), lines={"suppression": 9})
+    with pytest.raises(InputFileError) as caught:
+        list(iter_prepared_rows(campaign, sheet=sheet_of()))
+    assert caught.value.hint == (
+        "Check the path (`suppression:` on line 9): paths in a campaign file are relative to "
+        f"its folder, {tmp_path}."
+    )

@@ -74,7 +74,20 @@ def test_supported_suffixes_are_matched_in_any_case(tmp_path: Path) -> None:
 def test_missing_file_is_an_input_error_naming_the_path(tmp_path: Path, name: str) -> None:
     with pytest.raises(InputFileError) as caught:
         open_sheet(tmp_path / name)
-    assert str(caught.value).startswith(f"{tmp_path / name}: the spreadsheet does not exist")
+    assert str(caught.value) == (
+        f"{tmp_path / name}: the file does not exist\n"
+        f"  Check the path: bulksend looked for {tmp_path / name}."
+    )
+
+
+def test_a_missing_file_says_where_it_was_looked_for_without_guessing_the_base(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reader serves campaigns and init alike: it cannot know what a path was relative to."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputFileError) as caught:
+        open_sheet(Path("sub/missing.csv"))
+    assert caught.value.hint == f"Check the path: bulksend looked for {tmp_path}/sub/missing.csv."
 
 
 def test_folder_is_not_a_spreadsheet(tmp_path: Path) -> None:
