@@ -42,7 +42,7 @@ def check_api_url(api_url: str, *, campaign_path: Path | None = None) -> str:
             path=campaign_path,
             hint='Use https://app.octopods.io/api/v1, or the word "sandbox" to practise.',
         )
-    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+    if _plain_http_off_loopback(api_url):
         raise ConfigError(
             f"api_url {api_url!r} uses plain http: the API key would cross the network "
             "unencrypted.",
@@ -50,6 +50,33 @@ def check_api_url(api_url: str, *, campaign_path: Path | None = None) -> str:
             hint="Use https://; plain http is only allowed for 127.0.0.1 or localhost.",
         )
     return api_url.strip().rstrip("/")
+
+
+def check_sandbox_url(url: str) -> str:
+    """``$BULKSEND_SANDBOX_URL`` without a trailing slash; its ConfigError names the variable,
+    not the campaign's api_url (which says only ``sandbox`` and is right)."""
+    parts = urlsplit(url.strip())
+    hint = (
+        f"Set {SANDBOX_URL_ENV} to the URL `bulksend sandbox` prints (http://127.0.0.1:PORT/"
+        "api/v1), or unset it to start a sandbox for this run."
+    )
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"the environment variable {SANDBOX_URL_ENV} ({url!r}) is not a web address",
+            hint=hint,
+        )
+    if _plain_http_off_loopback(url):
+        raise ConfigError(
+            f"the environment variable {SANDBOX_URL_ENV} ({url!r}) uses plain http to another "
+            "machine: the key would cross the network unencrypted",
+            hint=hint + " A sandbox on another machine must be reached through https://.",
+        )
+    return url.strip().rstrip("/")
+
+
+def _plain_http_off_loopback(url: str) -> bool:
+    parts = urlsplit(url.strip())
+    return parts.scheme == "http" and not is_loopback_host(parts.hostname or "")
 
 
 def read_api_key(
@@ -113,7 +140,7 @@ def connect_to(
         with OctopodsClient(base_url, key, channel, timeout_s=timeout_s, key_env=api_key_env) as c:
             yield c
         return
-    with _sandbox_url(environ, state_dir, campaign_path) as base_url:
+    with _sandbox_url(environ, state_dir) as base_url:
         key = _sandbox_key(environ, api_key_env, channel)
         with OctopodsClient(base_url, key, channel, timeout_s=timeout_s, key_env=api_key_env) as c:
             yield c
@@ -129,12 +156,10 @@ def _sandbox_key(environ: Mapping[str, str], api_key_env: str, channel: Channel)
 
 
 @contextmanager
-def _sandbox_url(
-    environ: Mapping[str, str], state_dir: Path, campaign_path: Path | None
-) -> Iterator[str]:
+def _sandbox_url(environ: Mapping[str, str], state_dir: Path) -> Iterator[str]:
     external = environ.get(SANDBOX_URL_ENV, "").strip()
     if external:
-        yield check_api_url(external, campaign_path=campaign_path)
+        yield check_sandbox_url(external)
         return
     # Imported here: most runs talk to the real API and need none of the simulator.
     from bulksend.sandbox import Sandbox, SandboxConfig
