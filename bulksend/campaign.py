@@ -117,6 +117,8 @@ KEYS = tuple(
     " contact_name open_conversation api_url api_key_env rate burst concurrency results key dedupe"
     " suppression phone_check encoding max_attempts timeout".split()
 )
+# Optional keys that name a column or a sheet, where a null is more likely a name than "none".
+NAME_KEYS = ("sheet", "key")
 SHEET_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
 DEFAULT_API_KEY_ENV = "OCTOPODS_API_KEY"
@@ -139,6 +141,15 @@ SPEC_KINDS = tuple(
 # Key names that could only hold the API key itself.
 SECRET_KEY_WORDS = ("apikey", "token", "secret", "password", "auth")
 ROW_NAME = "row"  # in templates, ``row["Column Name"]`` reaches any column
+PHONE_CHECK_HINT = (
+    "Write `phone_check: valid` (the default: numbers in ranges that are in use) or "
+    "`phone_check: possible` (any number of a possible length, e.g. a brand-new range)."
+)
+SPEC_HINTS = {
+    ValueKind.CONSTANT: "A constant needs text, e.g. {value: Spring Sale}; to fill the placeholder "
+    "from a column that may be empty, write {column: NAME, default: TEXT}.",
+    ValueKind.COLUMN: 'Write the column\'s name, e.g. {column: Order Id, default: "-"}.',
+}
 TEMPLATE_HINT = (
     'Templates use jinja2: {{ first_name }}, {{ first_name | title }}, {{ row["Order Id"] }}.'
 )
@@ -155,6 +166,7 @@ def load_campaign(path: Path) -> Campaign:
     fields = doc.fields()
     _refuse_secret_keys(fields)
     fields.check_keys(KEYS)
+    _refuse_written_nulls(fields, NAME_KEYS)
     name = _name(fields)
     channel = _channel(fields)
     _refuse_keys_for_channel(fields, channel)
@@ -185,7 +197,9 @@ def load_campaign(path: Path) -> Campaign:
         key=fields.text_list("key", "one column name or a list of them"),
         dedupe=fields.boolean("dedupe", default=True),
         suppression=suppression,
-        phone_check=fields.choice("phone_check", PhoneCheck, PhoneCheck.VALID),
+        phone_check=fields.choice(
+            "phone_check", PhoneCheck, PhoneCheck.VALID, hint=PHONE_CHECK_HINT
+        ),
         encoding=_encoding(fields, source),
         max_attempts=fields.whole("max_attempts", default=DEFAULT_MAX_ATTEMPTS, maximum=100),
         timeout_s=fields.seconds("timeout", default=DEFAULT_TIMEOUT_S, maximum=600),
@@ -213,6 +227,20 @@ def _refuse_secret_keys(fields: Fields) -> None:
                     f"key in an environment variable: `export {DEFAULT_API_KEY_ENV}=...`, or "
                     "name another variable with `api_key_env:`."
                 ),
+            )
+
+
+def _refuse_written_nulls(fields: Fields, keys: tuple[str, ...]) -> None:
+    """``key: null`` would quietly mean "no key" (and ``sheet: ~`` the first sheet) while the
+    user most likely named a column or sheet called null: ask rather than guess."""
+    for key in keys:
+        quote = fields.doc.null_hint(fields.at(key), f'{key}: "{{text}}"')
+        if quote is not None:
+            raise fields.error(
+                key,
+                f"`{key}` is {fields.doc.written_null(fields.at(key))}, which YAML reads as "
+                "no value",
+                hint=f"Remove the `{key}:` line if you meant none. {quote}",
             )
 
 
@@ -391,7 +419,12 @@ def _variables(
     for section in channel.sections:
         items = value.get(section)
         if items is not None and not isinstance(items, list):
-            raise sections.error(section, f"`variables.{section}` must be a list")
+            raise sections.error(
+                section,
+                f"`variables.{section}` must be a list",
+                hint=f"Write one entry per placeholder: {section}: [first_name, Order Id], "
+                f"or {section}: [] for none.",
+            )
         result[section] = _spec_list(fields.doc, (*where, section)) if items else ()
     return MappingProxyType(result)
 
@@ -406,10 +439,11 @@ def _spec(doc: YamlDocument, where: Where) -> ValueSpec:
     line = doc.line(where)
     hint = "Write a column name, {value: text}, {template: ...} or {column: name, default: text}."
     if value is None or isinstance(value, list):
+        quote = doc.null_hint(where, '- "{text}"')
         raise doc.error(
             f"a variable must be a column name or a mapping, not {describe(value)}",
             where,
-            hint=hint,
+            hint=f"{quote} {hint}" if quote else hint,
         )
     if not isinstance(value, dict):
         text = doc.scalar_text(where, "variable", hint=hint)
@@ -422,7 +456,7 @@ def _spec(doc: YamlDocument, where: Where) -> ValueSpec:
             "a variable needs exactly one of column:, value: or template:", where, hint=hint
         )
     kind = ValueKind(kinds[0])
-    source = item.text(kind.value, required=True)
+    source = item.text(kind.value, required=True, hint=SPEC_HINTS.get(kind, hint))
     assert source is not None
     if kind is ValueKind.TEMPLATE:
         _compile(doc, item.at(kind.value), source, "`template`")
@@ -558,7 +592,10 @@ def _rate(fields: Fields) -> Rate:
 def _concurrency(fields: Fields) -> int | None:
     if str(fields.data.get("concurrency", "auto")).strip().lower() == "auto":
         return None
-    hint = f"Write `auto` or a whole number from 1 to {MAX_CONCURRENCY}."
+    hint = (
+        f"Write `auto` (bulksend sizes it from the rate) or a whole number from 1 to "
+        f"{MAX_CONCURRENCY}, e.g. concurrency: 4."
+    )
     value = fields.data["concurrency"]
     if isinstance(value, bool) or not isinstance(value, int):
         raise fields.error(
@@ -566,7 +603,9 @@ def _concurrency(fields: Fields) -> int | None:
             f"`concurrency` must be auto or a number, not {describe(value)}",
             hint=hint,
         )
-    return fields.integer("concurrency", default=None, minimum=1, maximum=MAX_CONCURRENCY)
+    return fields.integer(
+        "concurrency", default=None, minimum=1, maximum=MAX_CONCURRENCY, hint=hint
+    )
 
 
 def _results_path(fields: Fields, name: str) -> Path:

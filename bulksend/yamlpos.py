@@ -25,6 +25,8 @@ from bulksend.errors import ConfigError
 Where = tuple[str | int, ...]
 Choice = TypeVar("Choice", bound=StrEnum)
 MAX_DEPTH = 40
+# How YAML 1.1 spells null; a campaign value written so is "no value", which users rarely mean.
+NULL_SPELLINGS = frozenset({"null", "Null", "NULL", "~"})
 PLAIN_SEQUENCE_TAG = "tag:yaml.org,2002:seq"
 PLAIN_MAPPING_TAG = "tag:yaml.org,2002:map"
 DURATION_PATTERN = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|sec|seconds?|min)?", re.IGNORECASE)
@@ -50,6 +52,7 @@ class Spot:
     key_line: int | None = None
     text: str | None = None
     block: bool = False  # a | or > block scalar: its content starts on the next line
+    plain: bool = False  # an unquoted scalar, whose text YAML may read as null, a number...
 
 
 class YamlDocument:
@@ -88,14 +91,39 @@ class YamlDocument:
         spot = self.spot(where)
         text = spot.text if spot and spot.text is not None else str(value)
         if not text.strip():
+            hint = hint or f"Write a value after `{label}:`, or leave `{label}` out."
             raise self.error(f"`{label}` is empty", where, hint=hint)
         return text if spot and spot.block else text.strip()
 
     def fields(self, where: Where = (), *, what: str = "the campaign file") -> Fields:
         data = self.value_at(where)
         if not isinstance(data, dict):
-            raise self.error(f"{what} must be a mapping of `key: value` lines", where)
+            hint = (
+                "Write one `key: value` per line, starting at the left margin, e.g. "
+                "name: spring-sale (`bulksend init SPREADSHEET` writes a starting file)."
+                if not where
+                else f"Write `key: value` lines indented under {what}."
+            )
+            raise self.error(f"{what} must be a mapping of `key: value` lines", where, hint=hint)
         return Fields(self, where, data)
+
+    def written_null(self, where: Where) -> str | None:
+        """``null``, ``~``... when the value at ``where`` is YAML's null spelled out, else None
+        (a key left blank is None too, but the user wrote nothing there)."""
+        spot = self.spot(where)
+        if spot is None or not spot.plain:
+            return None
+        return spot.text if spot.text in NULL_SPELLINGS else None
+
+    def null_hint(self, where: Where, example: str) -> str | None:
+        """Say to quote a null written as a value, e.g. a column really called ``null``."""
+        text = self.written_null(where)
+        if text is None:
+            return None
+        return (
+            f'YAML reads an unquoted {text} as "no value": if you mean the text {text} (a column '
+            f"of that name, say), put it in quotes: {example.format(text=text)}."
+        )
 
 
 def load_yaml(path: Path) -> YamlDocument:
@@ -153,7 +181,9 @@ def _build(
         raise ConfigError("the YAML is nested too deeply", path=path, line=node.start_mark.line + 1)
     line = node.start_mark.line + 1
     if isinstance(node, ScalarNode):
-        spots[where] = Spot(line, key_line, node.value, node.style in ("|", ">"))
+        spots[where] = Spot(
+            line, key_line, node.value, node.style in ("|", ">"), plain=node.style is None
+        )
         try:
             return loader.construct_object(node)
         except yaml.YAMLError as error:
@@ -256,6 +286,8 @@ class Fields:
             line = self.doc.line(self.where) if self.where else None
             raise ConfigError(f"`{key}` is missing", path=self.doc.path, line=line, hint=hint)
         if self.data[key] is None:
+            quote = self.doc.null_hint(self.at(key), f'{key}: "{{text}}"')
+            hint = " ".join(part for part in (quote, hint) if part) or None
             raise self.error(key, f"`{key}` is empty", hint=hint)
 
     def text(self, key: str, *, required: bool = False, hint: str | None = None) -> str | None:
@@ -269,7 +301,15 @@ class Fields:
     def scalar_text(self, where: Where, label: str, *, hint: str | None = None) -> str:
         return self.doc.scalar_text(where, label, hint=hint)
 
-    def integer(self, key: str, *, default: int | None, minimum: int, maximum: int) -> int | None:
+    def integer(
+        self,
+        key: str,
+        *,
+        default: int | None,
+        minimum: int,
+        maximum: int,
+        hint: str | None = None,
+    ) -> int | None:
         if not self.has(key):
             return default
         value = self.data[key]
@@ -282,7 +322,11 @@ class Fields:
                 hint=f"Write digits only, e.g. {key}: {max(minimum, 1)}.",
             )
         if not minimum <= value <= maximum:
-            raise self.error(key, f"`{key}` must be between {minimum} and {maximum}, not {value}")
+            raise self.error(
+                key,
+                f"`{key}` must be between {minimum} and {maximum}, not {value}",
+                hint=hint or f"Write a whole number from {minimum} to {maximum}.",
+            )
         return value
 
     def shown(self, key: str) -> str:
@@ -317,7 +361,9 @@ class Fields:
         assert value is not None
         return value
 
-    def choice(self, key: str, kind: type[Choice], default: Choice) -> Choice:
+    def choice(
+        self, key: str, kind: type[Choice], default: Choice, *, hint: str | None = None
+    ) -> Choice:
         value = self.text(key)
         if value is None:
             return default
@@ -325,7 +371,12 @@ class Fields:
             return kind(value.lower())
         except ValueError:
             allowed = " or ".join(member.value for member in kind)
-            raise self.error(key, f"`{key}` must be {allowed}, not `{value}`") from None
+            guess = did_you_mean(value, [member.value for member in kind])
+            written = " or ".join(f"`{key}: {member.value}`" for member in kind)
+            hint = hint or f"Write {written}."
+            if guess:
+                hint = f"Did you mean `{guess}`? {hint}"
+            raise self.error(key, f"`{key}` must be {allowed}, not `{value}`", hint=hint) from None
 
     def text_list(self, key: str, what: str) -> tuple[str, ...] | None:
         """One text or a list of texts, each stated once."""

@@ -454,3 +454,119 @@ def test_a_symlink_to_the_source_is_the_same_file(folder: Path) -> None:
     (folder / "link.csv").symlink_to(folder / "customers.csv")
     error = error_for(folder, BASE + "results: link.csv\n")
     assert "`results` is the `source` file (customers.csv)" in str(error)
+
+
+# --- every error says what to do ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("extra", "line", "expected"),
+    [
+        (
+            'contact_name: ""',
+            6,
+            "`contact_name` is empty\n  Write a value after `contact_name:`, or leave "
+            "`contact_name` out.",
+        ),
+        (
+            'variables:\n  - {value: ""}',
+            7,
+            "`value` is empty\n  A constant needs text, e.g. {value: Spring Sale}; to fill the "
+            "placeholder from a column that may be empty, write {column: NAME, default: TEXT}.",
+        ),
+        (
+            "concurrency: 99",
+            6,
+            "`concurrency` must be between 1 and 64, not 99\n  Write `auto` (bulksend sizes it "
+            "from the rate) or a whole number from 1 to 64, e.g. concurrency: 4.",
+        ),
+        (
+            "phone_check: strict",
+            6,
+            "`phone_check` must be valid or possible, not `strict`\n  Write `phone_check: valid` "
+            "(the default: numbers in ranges that are in use) or `phone_check: possible` (any "
+            "number of a possible length, e.g. a brand-new range).",
+        ),
+        (
+            "burst: 0",
+            6,
+            "`burst` must be between 1 and 10000, not 0\n  Write a whole number from 1 to 10000.",
+        ),
+        (
+            "variables: {body: 3}",
+            6,
+            "`variables.body` must be a list\n  Write one entry per placeholder: "
+            "body: [first_name, Order Id], or body: [] for none.",
+        ),
+    ],
+)
+def test_value_errors_say_what_to_write(folder: Path, extra: str, line: int, expected: str) -> None:
+    assert str(error_for(folder, BASE + extra + "\n")) == where(folder, line) + expected
+
+
+def test_a_wrong_choice_suggests_the_close_one(folder: Path) -> None:
+    error = error_for(folder, BASE + "phone_check: posible\n")
+    assert error.hint is not None and error.hint.startswith("Did you mean `possible`? Write")
+
+
+def test_a_campaign_file_that_is_a_list_says_how_to_write_one(folder: Path) -> None:
+    error = error_for(folder, "- name: spring\n- channel: sms\n")
+    assert str(error) == (
+        where(folder, 1) + "the campaign file must be a mapping of `key: value` lines\n"
+        "  Write one `key: value` per line, starting at the left margin, e.g. name: spring-sale "
+        "(`bulksend init SPREADSHEET` writes a starting file)."
+    )
+
+
+QUOTE = (
+    'YAML reads an unquoted {text} as "no value": if you mean the text {text} (a column of that '
+    "name, say), put it in quotes: {example}."
+)
+
+
+@pytest.mark.parametrize("null", ["null", "~", "NULL"])
+def test_an_unquoted_null_phone_column_says_to_quote_it(folder: Path, null: str) -> None:
+    error = error_for(folder, BASE.replace("phone_column: Phone", f"phone_column: {null}"))
+    quote = QUOTE.format(text=null, example=f'phone_column: "{null}"')
+    assert str(error) == (
+        where(folder, 5) + f"`phone_column` is empty\n  {quote} Write `phone_column:` with the "
+        "column that holds the phones."
+    )
+
+
+def test_a_blank_phone_column_has_no_quoting_advice(folder: Path) -> None:
+    error = error_for(folder, BASE.replace("phone_column: Phone", "phone_column:"))
+    assert error.hint == "Write `phone_column:` with the column that holds the phones."
+
+
+@pytest.mark.parametrize(
+    ("extra", "line", "example"),
+    [
+        ("variables: [first_name, null]", 6, '- "null"'),
+        ("variables:\n  - {column: null}", 7, 'column: "null"'),
+        ("key: null", 6, 'key: "null"'),
+        ("key: ~", 6, 'key: "~"'),
+    ],
+)
+def test_an_unquoted_null_column_name_says_to_quote_it(
+    folder: Path, extra: str, line: int, example: str
+) -> None:
+    error = error_for(folder, BASE + extra + "\n")
+    null = example.split('"')[1]
+    assert error.line == line
+    assert QUOTE.format(text=null, example=example) in str(error)
+
+
+def test_key_null_is_refused_rather_than_read_as_no_key(folder: Path) -> None:
+    error = error_for(folder, BASE + "key: null\n")
+    assert str(error).startswith(
+        where(folder, 6) + "`key` is null, which YAML reads as no value\n"
+        "  Remove the `key:` line if you meant none. YAML reads"
+    )
+
+
+def test_a_quoted_null_is_a_column_name(folder: Path) -> None:
+    path = folder / "campaign.yaml"
+    path.write_text(BASE.replace("phone_column: Phone", 'phone_column: "null"') + 'key: "~"\n')
+    campaign = load_campaign(path)
+    assert (campaign.phone_column, campaign.key) == ("null", ("~",))
