@@ -39,10 +39,11 @@ text: "Hi {{ Name }}, order {{ Order }}"
 """,
 }
 GOOD_IMAGE = "https://img.example.com/a.png"
-# What makes the API (not validation) refuse one row: a header URL that is not one. Validation
-# leaves nothing on an SMS row for the sandbox to refuse, so there that row is simply sent (SMS
-# rejections over HTTP are in test_engine_dispatch.py).
-BAD_IMAGE = {Channel.WHATSAPP: "not a url", Channel.VBM: "not a url", Channel.SMS: "ignored"}
+# What makes the API (not validation) refuse one row: a media URL only the sender could fetch.
+# Validation leaves nothing on an SMS row for the sandbox to refuse, so there that row is simply
+# sent (SMS rejections over HTTP are in test_engine_dispatch.py).
+PRIVATE_IMAGE = "https://intranet.local/a.png"
+BAD_IMAGE = {Channel.WHATSAPP: PRIVATE_IMAGE, Channel.VBM: PRIVATE_IMAGE, Channel.SMS: "ignored"}
 
 
 def phone(number: int) -> str:

@@ -154,7 +154,17 @@ def test_flat_array_for_sectioned_template_is_code_9(client: SandboxClient) -> N
 
 @pytest.mark.parametrize(
     ("url", "code"),
-    [(None, 1), ("", 1), ("ftp://cdn.example.com/p.jpg", 8), ("parcel.jpg", 8), (12, 2)],
+    [
+        (None, 1),
+        ("", 1),
+        ("ftp://cdn.example.com/p.jpg", 8),
+        ("parcel.jpg", 8),
+        (12, 2),
+        ("https://localhost/p.jpg", 8),
+        ("http://192.168.1.20/p.jpg", 8),
+        ("https://[::1]/p.jpg", 8),
+        ("https://files.intranet.local/p.jpg", 8),
+    ],
 )
 def test_media_header_url_is_checked(client: SandboxClient, url: Any, code: int) -> None:
     body: dict[str, Any] = {

@@ -7,6 +7,7 @@ Phones must have the strict E.164 shape and be a possible number for their count
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections.abc import Mapping
@@ -23,6 +24,8 @@ from bulksend.templates import Template
 PHONE_SHAPE = re.compile(r"^\+[1-9]\d{6,14}$")
 SMS_MAX_CHARS = 1600
 OPTIONAL_TEXT_FIELDS = ("intercom_teammate_id", "destination_user_name")
+
+PRIVATE_NAME_SUFFIXES = (".localhost", ".local", ".internal", ".invalid", ".lan", ".home.arpa")
 
 
 def is_e164(phone: str) -> bool:
@@ -154,8 +157,21 @@ def check_header_url(channel: Channel, template: Template, data: Mapping[str, An
     if not isinstance(url, str):
         raise Refusal(CODES[channel].type_mismatch, f"{name} must be a string.")
     parts = urlsplit(url.strip())
-    if parts.scheme.lower() not in {"http", "https"} or not parts.netloc:
+    if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
         raise Refusal(CODES[channel].header, f"{name} must be a public http(s) URL.")
+    if not is_public_host(parts.hostname):
+        # The API fetches the media itself, so an address only the sender can reach fails.
+        raise Refusal(CODES[channel].header, f"{name} must be a public http(s) URL.")
+
+
+def is_public_host(host: str) -> bool:
+    """False for loopback, private and link-local addresses and for names no one else resolves."""
+    host = host.lower().rstrip(".")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host != "localhost" and not host.endswith(PRIVATE_NAME_SUFFIXES)
+    return address.is_global
 
 
 def check_optional_fields(channel: Channel, data: Mapping[str, Any]) -> None:
