@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MAX_WORKERS = 64
+# Rows in a row whose every attempt failed to connect: past this the API is taken for unreachable
+# and the run stops, instead of spending max_attempts on each of the remaining rows.
+UNREACHABLE_ROWS = 3
 # How many 429s one row may meet before it is recorded as failed (they do not use up attempts).
 RATE_LIMIT_PATIENCE = 20
 FALLBACK_429_PAUSE_S = 1.0
@@ -106,6 +109,8 @@ class RowSender:
     on_pause: Callable[[float, str], None] = lambda seconds, reason: None
     on_latency: Callable[[float], None] = lambda seconds: None
     refusal: ApiAnswer | None = None
+    unreachable: bool = False  # set when the run stopped because nothing answered
+    _unanswered_rows: int = 0
     _refusal_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record(
@@ -148,6 +153,17 @@ class RowSender:
                 self.refusal = answer
         self.halt.set()
 
+    def note_row_end(self, outcome: Outcome, *, answered: bool) -> None:
+        """Count rows that failed without one HTTP answer; halt after UNREACHABLE_ROWS in a row."""
+        with self._refusal_lock:
+            if answered:
+                self._unanswered_rows = 0
+            elif outcome is Outcome.FAILED:
+                self._unanswered_rows += 1
+                if self._unanswered_rows >= UNREACHABLE_ROWS:
+                    self.unreachable = True
+                    self.halt.set()
+
     def pause_for_429(self, answer: ApiAnswer, times_limited: int) -> None:
         jitter_s = self.random_fraction()  # spreads the workers' restarts over a second
         if answer.retry_at is not None:
@@ -171,11 +187,14 @@ class _RowAttempts:
         self.transient = 0
         self.limited = 0
         self.pending_written = False
+        self.answered = False  # some attempt got an HTTP answer
 
     def finish(self, outcome: Outcome, answer: ApiAnswer | None, error: str | None = None) -> None:
         attempts = self.base_attempts + self.requests
         record = self.sender.record(self.job, outcome, answer, attempts, error=error)
         self.sender.sink.finish(record)
+        if self.requests:
+            self.sender.note_row_end(outcome, answered=self.answered)
 
     def run(self) -> None:
         sender = self.sender
@@ -199,6 +218,7 @@ class _RowAttempts:
         self.requests += 1
         sender.sink.count_request()
         if answer.http_status is not None:
+            self.answered = True
             sender.on_latency(sender.monotonic() - started)
         return answer
 

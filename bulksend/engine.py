@@ -15,26 +15,28 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from bulksend.answers import AnswerKind
 from bulksend.campaign import Campaign, Rate
 from bulksend.channels import Channel
 from bulksend.checkpoint import Checkpoint
 from bulksend.client import OctopodsClient
 from bulksend.dispatch import Job, OutcomeSink, RowSender, WorkerPool, iso_utc
 from bulksend.endpoint import connect
-from bulksend.errors import ConfigError, ExitStatus
+from bulksend.errors import ApiUnreachableError, ConfigError, ExitStatus
 from bulksend.pacing import Pacer
 from bulksend.prepare import Disposition, PreparedRow, iter_prepared_rows
-from bulksend.reconcile import listed_messages, reconcile
+from bulksend.reconcile import Listed, listed_messages, reconcile
 from bulksend.results import Outcome, ResultRecord, ResultsFile
 from bulksend.retry import RetryPolicy
 from bulksend.templates import Template
 
 STOPPED_INTERRUPTED = "interrupted"
 STOPPED_REFUSED = "campaign refused by the API"
+STOPPED_UNREACHABLE = "the API could not be reached"
 UNSENDABLE_OUTCOMES = (Outcome.INVALID, Outcome.SKIPPED)
 
 
@@ -88,6 +90,7 @@ class SendSummary:
     reconciled_sent: int = 0
     reconciled_uncertain: int = 0
     workers: int = 0
+    left_by_limit: int = 0  # sendable rows --limit left for a later run
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -104,6 +107,7 @@ class SendSummary:
             "reconciled_sent": self.reconciled_sent,
             "reconciled_uncertain": self.reconciled_uncertain,
             "workers": self.workers,
+            "left_by_limit": self.left_by_limit,
         }
 
 
@@ -157,12 +161,17 @@ def send_campaign(
     events: SendEvents | None = None,
     cancel: threading.Event | None = None,
     environ: Mapping[str, str] | None = None,
+    template: Template | None = None,
 ) -> SendSummary:
     """Send the campaign's rows that have no final outcome yet; return what happened.
 
+    ``template``: the campaign's template when the caller has just fetched it (the CLI's
+    validation does), so it is not fetched again.
+
     Raises ResultsLockedError when another run holds the results file, ConfigError for a bad
     URL or key variable, CampaignRefusedError (after recording in-flight rows) when the API
-    refuses the whole campaign, ApiUnreachableError when the template cannot be fetched.
+    refuses the whole campaign, ApiUnreachableError when the template cannot be fetched, the
+    rows an earlier run left in flight cannot be checked, or the API stops answering at all.
     Setting ``cancel`` stops taking rows; in-flight ones finish and are recorded.
     """
     results = ResultsFile(campaign.results_path)
@@ -172,10 +181,10 @@ def send_campaign(
     with results.lock():
         known = _open_results(results, options)
         with connect(campaign, environ=environ) as client:
-            template = None
             if campaign.channel.uses_template and campaign.template_id is not None:
-                pacer.acquire()
-                template = client.get_template(campaign.template_id)
+                pacer.acquire()  # a template the caller fetched came from this budget moments ago
+                if template is None:
+                    template = client.get_template(campaign.template_id)
             run = _Run(campaign, options, client, results, known, template, events, cancel, pacer)
             return run.execute()
 
@@ -241,7 +250,7 @@ class _Run:
                 sending_started = time.monotonic()
                 sender, pool = self._start_workers(journal)
                 try:
-                    self._feed(pool, journal)
+                    left_by_limit = self._feed(pool, journal)
                 finally:
                     pool.close(cancel=cancel)
                 sending_s = time.monotonic() - sending_started
@@ -251,7 +260,8 @@ class _Run:
             self.front.on_journal(None)
         if journal is not None and (journal.lines_appended or not self.known.is_compact):
             self.results.compact()
-        return self._finish(sender, pool, reconciled, started, sending_s, cancel)
+        summary = self._finish(sender, pool, reconciled, started, sending_s, cancel)
+        return replace(summary, left_by_limit=left_by_limit)
 
     def _finish(
         self,
@@ -268,6 +278,8 @@ class _Run:
             raise self.client.refusal(sender.refusal)
         counts = self.known.counts()
         stopped = STOPPED_INTERRUPTED if cancel.is_set() else None
+        if sender.unreachable and stopped is None:
+            stopped = STOPPED_UNREACHABLE
         return SendSummary(
             counts=dict(counts),
             sent_this_run=sender.sink.sent,
@@ -323,12 +335,16 @@ class _Run:
                 total += 1
         return total
 
-    def _feed(self, pool: WorkerPool, journal: Any) -> None:
-        queued = 0
+    def _feed(self, pool: WorkerPool, journal: Any) -> int:
+        """Queue every row to send; return how many sendable rows ``--limit`` left for later.
+
+        Past the limit the sheet is still read to the end: unsendable rows are recorded and the
+        rows left are counted, so the summary can say what a pilot left."""
+        queued = left = 0
         limit = self.options.limit
         for row in self._rows():
             if self.halt.is_set():
-                return
+                break
             if row.disposition is not Disposition.SENDABLE:
                 self._record_unsendable(row, journal)
                 continue
@@ -337,10 +353,10 @@ class _Run:
             if not should_send(previous, resend_uncertain=self.options.resend_uncertain):
                 continue
             if limit is not None and queued >= limit:
-                return
-            if not pool.submit(Job(row, self.known.retry_record(row.identity))):
-                return
-            queued += 1
+                left += 1
+            elif pool.submit(Job(row, self.known.retry_record(row.identity))):
+                queued += 1
+        return left
 
     def _record_unsendable(self, row: PreparedRow, journal: Any) -> None:
         claimed = self.known.claim(row.identity)
@@ -359,9 +375,7 @@ class _Run:
             return (0, 0)
         listed = []
         if self.client.channel is Channel.WHATSAPP and self.pacer.acquire(cancel=self.halt):
-            answer = self.client.list_messages(limit=100)
-            if answer.ok:
-                listed = listed_messages(answer.data.get("messages", []))
+            listed = self._recent_messages(len(pending))
         recorded = self.results.message_ids_among({item.message_id for item in listed})
         decided = reconcile(
             pending, listed, recorded_message_ids=recorded, now_iso=iso_utc(self.utc_now())
@@ -372,6 +386,23 @@ class _Run:
         found = sum(record.outcome is Outcome.SENT for record in decided)
         self.front.on_reconciled(found, len(decided) - found)
         return (found, len(decided) - found)
+
+    def _recent_messages(self, in_flight: int) -> list[Listed]:
+        """The key's latest sends, to find the rows an earlier run left in flight. Sending first
+        would push those messages out of the 100 the list shows, so a list that does not answer
+        stops the run before it sends anything."""
+        answer = self.client.list_messages(limit=100)
+        if answer.ok:
+            return listed_messages(answer.data.get("messages", []))
+        if answer.kind is AnswerKind.CAMPAIGN_ERROR:
+            raise self.client.refusal(answer)
+        raise ApiUnreachableError(
+            f"an earlier run left {in_flight} request(s) in flight, and the message list that "
+            f"shows whether they were sent did not answer ({answer.error or answer.kind}); "
+            "nothing was sent",
+            http_status=answer.http_status,
+            hint="Run send again later: those rows are checked first, then the rest is sent.",
+        )
 
 
 def _exit_status(counts: Mapping[Outcome, int], stopped: str | None) -> ExitStatus:
