@@ -294,6 +294,7 @@ def test_limit_5_sends_exactly_5(tmp_path: Path, make_sandbox) -> None:
     campaign_path = make_campaign(tmp_path, sandbox, rows=12)
     result = invoke(["send", str(campaign_path), "--yes", "--limit", "5"])
     assert result.exit_code == 0, result.output
+    assert "left for later (--limit) 7: run send again" in result.stdout
     assert len(sandbox.ledger()) == 5 and posts(sandbox) == 5
     recorded = results_of(tmp_path)
     assert len(recorded) == 5

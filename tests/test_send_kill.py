@@ -262,8 +262,12 @@ def test_a_second_run_on_a_locked_results_file_refuses_and_sends_nothing(
     campaign_path = make_campaign(tmp_path, sandbox, rows=100, rate="20/s")
     first = start_send(campaign_path, "--yes")
     wait_for(lambda: len(sandbox.ledger()) >= 3, first, "3 sends")
+    rejects = tmp_path / "out" / "results.rejects.csv"
+    rejects_before = (rejects.read_bytes(), rejects.stat().st_mtime_ns)
     second = start_send(campaign_path, "--yes", key=SECOND_WHATSAPP_KEY)
     returncode, _, stderr = finish(second)
+    # refused before validating: the rejects file the first run wrote is not rewritten
+    assert (rejects.read_bytes(), rejects.stat().st_mtime_ns) == rejects_before
     still_running = first.poll() is None
     first.send_signal(signal.SIGTERM)
     assert finish(first)[0] == 143

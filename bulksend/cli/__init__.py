@@ -13,6 +13,7 @@ import logging
 import click
 
 from bulksend import __version__
+from bulksend.cli.jsonout import error_json, wants_json
 from bulksend.errors import BulksendError, ExitStatus
 
 COMMAND_MODULES = ("sandbox", "init", "validate", "send", "status", "report")
@@ -27,6 +28,8 @@ class BulksendGroup(click.Group):
             if show_traceback:
                 raise
             click.echo(f"error: {error}", err=True)
+            if wants_json(ctx):
+                click.echo(error_json(error))
             ctx.exit(int(error.exit_status))
         except KeyboardInterrupt:
             if show_traceback:

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from bulksend.campaign import load_campaign
+from bulksend.cli.jsonout import json_option
 from bulksend.followup import FollowupSummary, write_followup
 from bulksend.report import build_report, iter_results
 from bulksend.report_html import write_html
@@ -39,7 +40,7 @@ OUTPUT_FILE = click.Path(dir_okay=False, writable=True, path_type=Path)
     help="Write the spreadsheet rows of rejected or undelivered recipients, with the "
     "reason, as a CSV that can be the source of a follow-up campaign.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the numbers as JSON only.")
+@json_option("Print the numbers as JSON only.")
 def command(
     campaign_file: Path,
     html_path: Path | None,

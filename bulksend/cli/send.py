@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from bulksend.campaign import RATE_PATTERN, RATE_UNITS, Campaign, Rate, load_campaign
+from bulksend.cli.jsonout import json_option
 from bulksend.errors import CampaignRefusedError, ConfigError, ExitStatus, NothingToSendError
 from bulksend.results import FINAL_OUTCOMES, Outcome, ResultRecord
 
@@ -57,7 +58,7 @@ def parse_rate_option(text: str) -> Rate:
     is_flag=True,
     help="Also send rows whose earlier request may have arrived (risks a second message).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the final summary as JSON.")
+@json_option("Print the final summary as JSON.")
 @click.pass_context
 def command(
     ctx: click.Context,
@@ -96,10 +97,11 @@ def command(
         resend_uncertain=resend_uncertain,
     )
     out = _Output(as_json)
-    report = _validate(campaign, campaign_file, out)
+    _refuse_if_locked(campaign)
+    report, template = _validate(campaign, campaign_file, out)
     if not (dry_run or yes):
         _confirm(campaign, report, options, out)
-    summary, received = _send(campaign, options, out)
+    summary, received = _send(campaign, options, out, template)
     if received is not None:  # the library says "interrupted"; the signal names the status
         summary = dataclasses.replace(summary, exit_status=SIGNAL_EXIT[received])
     out.summary(summary)
@@ -122,18 +124,32 @@ class _Output:
             click.echo(format_summary(summary))
 
 
-def _validate(campaign: Campaign, campaign_file: Path, out: _Output) -> ValidationReport:
+def _refuse_if_locked(campaign: Campaign) -> None:
+    """Refuse at once when another run holds the results file, before validating (which would
+    rewrite the rejects file that run owns). The engine takes the lock for real."""
+    from bulksend.results import ResultsFile
+
+    with ResultsFile(campaign.results_path).lock():
+        pass
+
+
+def _validate(
+    campaign: Campaign, campaign_file: Path, out: _Output
+) -> tuple[ValidationReport, Template | None]:
+    """The validation summary, and the template it fetched (so send does not fetch it again)."""
     from bulksend.cli.validate import fetch_template, format_report
     from bulksend.validate import validate_campaign
 
     refusals: list[CampaignRefusedError] = []
+    fetched: list[Template] = []
 
     def fetch(template_id: int) -> Template:
         try:
-            return fetch_template(campaign, template_id)
+            fetched.append(fetch_template(campaign, template_id))
         except CampaignRefusedError as refusal:
             refusals.append(refusal)
             raise
+        return fetched[-1]
 
     # One body is enough to check the mapping before confirming; validate --preview shows more.
     report = validate_campaign(campaign, fetch_template=fetch, preview=1)
@@ -153,7 +169,7 @@ def _validate(campaign: Campaign, campaign_file: Path, out: _Output) -> Validati
             f"{campaign.path}: no row is sendable",
             hint=f"See the reasons above and {report.rejects_path}.",
         )
-    return report
+    return report, (fetched[-1] if fetched else None)
 
 
 def _already_done(campaign: Campaign, options: SendOptions) -> int:
@@ -214,22 +230,23 @@ def _duration(seconds: float) -> str:
 
 
 def _send(
-    campaign: Campaign, options: SendOptions, out: _Output
+    campaign: Campaign, options: SendOptions, out: _Output, template: Template | None
 ) -> tuple[SendSummary, signal.Signals | None]:
     from bulksend.engine import send_campaign
 
     cancel = threading.Event()
     front = Progress(dry_run=options.dry_run, bar=_can_draw_bar(), say=out.say)
     with _signals(cancel, front) as received, front:
-        summary = send_campaign(campaign, options, events=front, cancel=cancel)
+        summary = send_campaign(campaign, options, events=front, cancel=cancel, template=template)
     return summary, received.get("signal")
 
 
 def _can_draw_bar() -> bool:
-    """stderr is a terminal with a width: a pty nobody sized (some CI runners) has 0 columns,
-    where tqdm draws nothing at all, so log lines serve better there."""
+    """stderr is a terminal with a size: a pty nobody sized (some CI runners) has 0 columns or
+    0 lines, where tqdm draws nothing at all, so log lines serve better there."""
     try:
-        return sys.stderr.isatty() and os.get_terminal_size(sys.stderr.fileno()).columns > 0
+        size = os.get_terminal_size(sys.stderr.fileno())
+        return sys.stderr.isatty() and size.columns > 0 and size.lines > 0
     except (OSError, ValueError):
         return False
 
@@ -346,6 +363,8 @@ def format_summary(summary: SendSummary) -> str:
         lines.append(f"  would send  {summary.rows_this_run:>10,}")
     else:
         lines.append(f"  sent now    {summary.sent_this_run:>10,}")
+    if summary.left_by_limit:
+        lines.append(f"  left for later (--limit) {summary.left_by_limit:>,}: run send again")
     lines.append("results file, all runs:")
     order = [o for o in Outcome if o is not Outcome.PENDING] + [Outcome.PENDING]
     for outcome in order:

@@ -11,6 +11,7 @@ import click
 
 from bulksend.campaign import load_campaign
 from bulksend.channels import Channel
+from bulksend.cli.jsonout import json_option
 from bulksend.status import StatusProgress, StatusSummary, check_status
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h)?\s*$", re.IGNORECASE)
@@ -54,7 +55,7 @@ class Duration(click.ParamType):
     show_default=True,
     help="Give up watching after this long.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON only.")
+@json_option("Print the summary as JSON only.")
 @click.pass_context
 def command(
     ctx: click.Context,
