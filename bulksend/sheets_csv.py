@@ -12,12 +12,12 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
 from bulksend.errors import InputFileError
-from bulksend.sheets import SAVE_AS_ADVICE, Record
+from bulksend.sheets import SAVE_AS_ADVICE, Record, column_label
 
 DELIMITERS = (",", ";", "\t", "|")
 SNIFF_CHARS = 64 * 1024
@@ -74,12 +74,19 @@ class CsvSource:
         try:
             with self._open_binary() as binary:
                 text = io.TextIOWrapper(binary, encoding=self.encoding, newline="")
-                for row_number, cells in enumerate(
-                    csv.reader(text, delimiter=self.delimiter), start=1
-                ):
+                reader = csv.reader(text, delimiter=self.delimiter)
+                quotes = QuoteWatch(self.path, self.delimiter)
+                for row_number, cells in enumerate(reader, start=1):
                     if row_number % PROGRESS_EVERY_ROWS == 0:
                         self.progress_done = binary.tell()
+                    # One record per physical line is the rule: only a record that spanned
+                    # lines can hide an unclosed quote, so only those pay for the check.
+                    if reader.line_num - row_number != quotes.extra_lines:
+                        quotes.check(row_number, cells, reader.line_num)
+                    elif quotes.width is None:
+                        quotes.see_header(cells)
                     yield row_number, _trimmed(cells, first=row_number == 1)
+                quotes.check_end(row_number, self._last_line)
                 self.progress_done = self.progress_total or 0
         except csv.Error as error:
             raise _parse_error(self.path, row_number + 1, error) from error
@@ -93,6 +100,17 @@ class CsvSource:
         except OSError as error:
             raise _os_error(self.path, error) from error
 
+    def _last_line(self) -> str:
+        """The file's last physical line; read again only when the last record is in doubt."""
+        last = ""
+        with (
+            self._open_binary() as binary,
+            io.TextIOWrapper(binary, encoding=self.encoding, newline="") as text,
+        ):
+            for line in text:
+                last = line
+        return last
+
     def close(self) -> None:
         for binary in list(self._open_files):
             binary.close()
@@ -105,6 +123,78 @@ class CsvSource:
         return (
             f"CsvSource({str(self.path)!r}, encoding={self.encoding!r}, "
             f"delimiter={self.delimiter!r})"
+        )
+
+
+class QuoteWatch:
+    """Finds a quote (") opened and never closed, which folds the lines after it into one cell.
+
+    The csv module (non-strict, as Excel writes files it can read) reports nothing: the rows
+    after the quote become one cell, until the next quote or the end of the file, and the row
+    then looks like one with a missing phone. Legitimate multi-line cells (addresses, notes)
+    exist, so only strong evidence counts: a cell holding a line break that (a) holds a whole
+    row of the sheet (as many delimiters as the header) in a record of the wrong width, or (b)
+    runs to the end of the file without its closing quote. A quote closed by chance rows later
+    in a record of the right width goes unseen: no evidence tells it from a long note.
+    """
+
+    def __init__(self, path: Path, delimiter: str) -> None:
+        self.path = path
+        self.delimiter = delimiter
+        self.width: int | None = None  # cells in the header, the first non-blank record
+        self.extra_lines = 0  # physical lines read beyond one per record, so far
+        # (row, position, first line, last line) of a last cell with line breaks, which only
+        # the end of the file can judge.
+        self.doubt: tuple[int, int, int, int] | None = None
+
+    def see_header(self, cells: list[str]) -> None:
+        if any(cell.strip() for cell in cells):
+            self.width = len(cells)
+
+    def check(self, row_number: int, cells: list[str], line_num: int) -> None:
+        """A record that ended on physical line ``line_num`` after spanning several: raise if a
+        quote in it was plainly never closed; remember it if only the end of the file can tell."""
+        first_line = row_number + self.extra_lines
+        self.extra_lines = line_num - row_number
+        self.doubt = None
+        if self.width is None:
+            self.see_header(cells)
+            return
+        for position, cell in enumerate(cells):
+            if "\n" not in cell and "\r" not in cell:
+                continue
+            if len(cells) != self.width and self._holds_a_row(cell):
+                raise self._error(row_number, position, first_line, line_num)
+            if position == len(cells) - 1:
+                self.doubt = (row_number, position, first_line, line_num)
+
+    def check_end(self, last_row: int, last_line: Callable[[], str]) -> None:
+        """At the end of the file: a last cell with line breaks, when the file does not end in
+        its closing quote, was still open when the file ended."""
+        if self.doubt is None or self.doubt[0] != last_row:
+            return
+        if not last_line().rstrip("\r\n").endswith('"'):
+            raise self._error(*self.doubt)
+
+    def _holds_a_row(self, cell: str) -> bool:
+        """Whether a line inside ``cell`` has as many delimiters as a whole row of the sheet."""
+        assert self.width is not None
+        wanted = self.width - 1
+        lines = cell.splitlines()
+        return wanted > 0 and any(line.count(self.delimiter) >= wanted for line in lines)
+
+    def _error(
+        self, row_number: int, position: int, first_line: int, last_line: int
+    ) -> InputFileError:
+        line = f" (line {first_line} in a text editor)" if first_line != row_number else ""
+        return InputFileError(
+            f'a quote (") opened in {column_label(position)} of this row{line} is not closed '
+            f"where the row ends, so lines {first_line} to {last_line} of the file were read "
+            "as one cell",
+            path=self.path,
+            row=row_number,
+            hint="Close the quote or remove the stray one (a quote inside a cell is written "
+            'twice: ""), then check the rows after it.',
         )
 
 

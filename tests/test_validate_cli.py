@@ -136,6 +136,22 @@ def test_an_unknown_column_is_one_clear_error(tmp_path: Path) -> None:
     assert "Traceback" not in result.output + result.stderr
 
 
+def test_an_unclosed_quote_is_named_not_read_as_a_missing_phone(tmp_path: Path) -> None:
+    path = write_files(tmp_path, SMS_YAML, rows=[])
+    csv_path = tmp_path / "customers.csv"
+    csv_path.write_text(
+        'Phone,first_name,Order Id\n"+1 212 234 5678,dana,A-1\n+1 212 555 0198,omar,A-2\n',
+        encoding="utf-8",
+    )
+    result = run(str(path))
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        f'error: {csv_path}, row 2: a quote (") opened in column A (position 1) of this row is '
+        "not closed where the row ends"
+    )
+    assert "missing phone" not in result.output
+
+
 def test_a_header_only_sheet_exits_2(tmp_path: Path) -> None:
     result = run(str(write_files(tmp_path, SMS_YAML, rows=[])))
     assert result.exit_code == 2
