@@ -250,9 +250,10 @@ def phone_message(raw_phone: str, reason: str) -> str:
 class RowChecker:
     """Turns one sheet row into a ``CheckedRow``; remembers identities for dedupe.
 
-    Dedupe keeps a dict from a 64-bit number per identity to the first row number, not the rows:
-    an E.164 phone is its own digits (exact); other identities use Python's string hash, whose
-    collisions are vanishingly rare at a few million rows.
+    Dedupe keeps a dict from a 64-bit number per identity to the first row number (without
+    dedupe: to how many rows it has met), not the rows: an E.164 phone is its own digits
+    (exact); other identities use Python's string hash, whose collisions are vanishingly rare
+    at a few million rows.
     """
 
     def __init__(
@@ -268,6 +269,8 @@ class RowChecker:
         e164, phone_problem = self.normalize(raw_phone)
         phone = e164 or raw_phone
         identity = self.identity(row_number, values, e164)
+        if not self.campaign.dedupe:
+            identity = self.numbered(identity, e164)
 
         def row(disposition: Disposition, reason: str = "", **extra: Any) -> PreparedRow:
             return PreparedRow(row_number, identity, phone, disposition, reason, **extra)
@@ -275,13 +278,14 @@ class RowChecker:
         if e164 is not None and e164 in self.suppressed:
             return CheckedRow(row(Disposition.SKIPPED, "suppressed"), values, "suppressed")
         rendered = self.renderer.render(phone, values)
-        problems = ([phone_problem] if phone_problem else []) + list(rendered.problems)
+        problems = [p for p in (phone_problem, self.key_problem(identity)) if p is not None]
+        problems += rendered.problems
         segments = rendered.sms.segments if rendered.sms else None
         if problems:
             reason = "; ".join(problem.message for problem in problems)
             invalid = row(Disposition.INVALID, reason, segments=segments)
             return CheckedRow(invalid, values, problems[0].category, rendered.sms)
-        first = self.first_occurrence(row_number, identity, e164)
+        first = self.first_occurrence(row_number, identity, e164) if self.campaign.dedupe else None
         if first is not None:
             duplicate = row(Disposition.SKIPPED, f"duplicate of row {first}", segments=segments)
             return CheckedRow(duplicate, values, "duplicate", rendered.sms)
@@ -315,10 +319,38 @@ class RowChecker:
             return KEY_SEPARATOR.join(parts) if any(parts) else f"row:{row_number}"
         return e164 or values.get(self.campaign.phone_column, "") or f"row:{row_number}"
 
+    def key_problem(self, identity: str) -> RowProblem | None:
+        """With ``key:`` columns, a row whose key cells are all empty cannot be told apart on
+        resume (its identity would be its position), so it is not sent."""
+        if not self.campaign.key or not identity.startswith("row:"):
+            return None
+        columns = ", ".join(repr(column) for column in self.campaign.key)
+        return RowProblem(
+            "empty key",
+            f"the key column(s) {columns} are empty; fill them: bulksend tells rows apart by "
+            "them when a send is resumed",
+        )
+
     def first_occurrence(self, row_number: int, identity: str, e164: str | None) -> int | None:
         """The row that already holds ``identity``, or None (and remember this row)."""
-        if not self.campaign.dedupe or identity.startswith("row:"):
+        if identity.startswith("row:"):
             return None
-        number = int(e164[1:]) if identity == e164 and e164[1:].isdigit() else hash(identity)
-        first = self.first_row_of.setdefault(number, row_number)
+        first = self.first_row_of.setdefault(self.number(identity, e164), row_number)
         return None if first == row_number else first
+
+    def numbered(self, identity: str, e164: str | None) -> str:
+        """With ``dedupe: false``, the n-th row of one recipient becomes ``"<identity> #n"``
+        (n from 2), so every row keeps its own line in the results file and none is taken for
+        another on resume. Every row counts, invalid ones too, so fixing one later does not
+        shift the numbers of the rows after it."""
+        if identity.startswith("row:"):
+            return identity
+        number = self.number(identity, e164)
+        seen = self.first_row_of.get(number, 0) + 1
+        self.first_row_of[number] = seen
+        return identity if seen == 1 else f"{identity} #{seen}"
+
+    @staticmethod
+    def number(identity: str, e164: str | None) -> int:
+        """A 64-bit number per identity: an E.164 phone is its own digits (exact)."""
+        return int(e164[1:]) if identity == e164 and e164[1:].isdigit() else hash(identity)

@@ -16,6 +16,10 @@ from bulksend.errors import ApiUnreachableError, ExitStatus
 from bulksend.results import Outcome, ResultsFile
 from bulksend.templates import Template
 from tests.test_engine import (
+    GOOD_IMAGE as GOOD,
+)
+from tests.test_engine import (
+    Hooks,
     environ,
     ledger_phones,
     outcomes,
@@ -105,3 +109,44 @@ def fetched_template(campaign: Campaign) -> Template:
     """The campaign's template fetched the way the CLI's validation does, before the run."""
     with connect(campaign, environ=environ()) as client:
         return client.get_template(540)
+
+
+def test_without_dedupe_a_failed_row_is_retried_without_resending_its_twin(
+    tmp_path: Path, make_sandbox
+) -> None:
+    """Two rows to one phone, dedupe off: the first is sent, the second fails; the next run
+    sends only the second (the ledger holds each body once)."""
+    sandbox = make_sandbox()
+    twin = [people(1)[0], (phone(0), "Second", "B-2", "https://img.example.com/a.png")]
+    write_sheet(tmp_path / "people.csv", twin)
+    extra = "dedupe: false\nconcurrency: 1\nmax_attempts: 1\n"
+    campaign = load_campaign(write_campaign(tmp_path, sandbox, extra=extra))
+    fail_next = Hooks(on_outcome=lambda seen: sandbox.set_faults(error_share=1.0, max_faults=1))
+    first = send_campaign(campaign, events=fail_next, environ=environ())
+    assert (first.sent_this_run, first.counts.get(Outcome.FAILED)) == (1, 1)
+    sandbox.clear_faults()
+    send_campaign(campaign, environ=environ())
+    bodies = [entry.variables["body"][0] for entry in sandbox.ledger()]
+    assert sorted(bodies) == ["Name0", "Second"]
+
+
+def test_rows_with_an_empty_key_are_never_sent_so_a_resort_cannot_swap_them(
+    tmp_path: Path, make_sandbox
+) -> None:
+    """Matched by position, a re-sorted sheet would give Ann's line to Bob: so no such row goes."""
+    sandbox = make_sandbox()
+    rows = [(phone(0), "Ann", "", GOOD), (phone(1), "Bob", "", GOOD), (phone(2), "Cy", "C", GOOD)]
+    write_sheet(tmp_path / "people.csv", rows)
+    path = tmp_path / "campaign.yaml"
+    path.write_text(
+        "name: t\nchannel: sms\nsource: people.csv\nphone_column: Phone\nphone_check: possible\n"
+        f"api_url: {sandbox.base_url}\napi_key_env: BULKSEND_TEST_KEY\nkey: [Order]\n"
+        'text: "Hi {{ Name }}"\nresults: out/results.csv\n',
+        encoding="utf-8",
+    )
+    campaign = load_campaign(path)
+    send_campaign(campaign, environ=environ(Channel.SMS))
+    write_sheet(tmp_path / "people.csv", [rows[1], rows[0], rows[2]])
+    send_campaign(campaign, environ=environ(Channel.SMS))
+    assert ledger_phones(sandbox) == [phone(2)]
+    assert outcomes(campaign)["row:2"].outcome is Outcome.INVALID

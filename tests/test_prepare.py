@@ -236,3 +236,35 @@ def test_a_missing_suppression_list_names_its_line(tmp_path: Path) -> None:
         "Check the path (`suppression:` on line 9): paths in a campaign file are relative to "
         f"its folder, {tmp_path}."
     )
+
+
+def test_without_dedupe_each_row_of_one_recipient_gets_its_own_identity() -> None:
+    """Resume matches rows by identity: two rows sharing one would share one outcome."""
+    rows = prepare(
+        make_campaign(dedupe=False),
+        sheet_of(
+            person("+12122345678", order="A-1"),
+            person("+12125550198"),
+            person("+12122345678", order=""),  # invalid, but it still takes its number
+            person("+12122345678", order="A-3"),
+        ),
+    )
+    assert [r.identity for r in rows] == [
+        "+12122345678",
+        "+12125550198",
+        "+12122345678 #2",
+        "+12122345678 #3",
+    ]
+    assert [r.disposition for r in rows] == ["sendable", "sendable", "invalid", "sendable"]
+
+
+def test_an_empty_key_makes_the_row_invalid_rather_than_matched_by_position() -> None:
+    rows = prepare(
+        make_campaign(key=("Order Id",)),
+        sheet_of(person("+12122345678", order="A-1"), person("+12125550198", order="")),
+    )
+    assert [r.disposition for r in rows] == ["sendable", "invalid"]
+    assert rows[1].reason.startswith(
+        "the key column(s) 'Order Id' are empty; fill them: bulksend tells rows apart by them "
+        "when a send is resumed; "
+    )
