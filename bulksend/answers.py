@@ -8,11 +8,16 @@ listing shapes and both status spellings are normalised here too (octopods-api.m
 from __future__ import annotations
 
 import datetime as dt
+import html
+import http
 import json
+import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import urllib3.exceptions
@@ -20,7 +25,8 @@ import urllib3.exceptions
 from bulksend.channels import Channel
 
 DEPRECATED_KEY_TEXT = "deprecated api key"
-ERROR_TEXT_LIMIT = 300
+# Error texts go into one CSV cell and one log line: short, one line, no markup.
+ERROR_TEXT_LIMIT = 200
 
 # Error codes are scoped per family (octopods-api.md, sections 2.1, 2.4, 2.6): the same number
 # means different things on WhatsApp, SMS and VBM.
@@ -75,11 +81,47 @@ def _error_code(data: Mapping[str, Any]) -> int | None:
         return None
 
 
-def _errortext_of(data: Mapping[str, Any], body_text: str, status: int) -> str:
-    text = data.get("error") or data.get("message") or body_text.strip()
-    if not isinstance(text, str):
-        text = str(text)
-    return text[:ERROR_TEXT_LIMIT] or f"HTTP {status}"
+_HTML_START = re.compile(r"\s*<(?:!doctype|!--|html|head|body|title|h\d|p|div|center|pre)\b", re.I)
+_HTML_HIDDEN = re.compile(r"<!--.*?-->|<(script|style|head)\b.*?</\1\s*>", re.I | re.S)
+_HTML_TITLE = re.compile(r"<title\b[^>]*>(.*?)</title\s*>", re.I | re.S)
+_HTML_TAG = re.compile(r"<[^>]*>")
+
+
+def _words_of_html(text: str) -> str:
+    """The visible words of an HTML page (an nginx or CDN error page): the title if none."""
+    title = _HTML_TITLE.search(text)
+    words = _HTML_TAG.sub(" ", _HTML_HIDDEN.sub(" ", text))
+    if not words.strip() and title is not None:
+        words = _HTML_TAG.sub(" ", title.group(1))
+    return html.unescape(words)
+
+
+def one_line(text: str, *, limit: int = ERROR_TEXT_LIMIT, is_html: bool | None = None) -> str:
+    """``text`` as one short line for a results cell or a log line.
+
+    HTML (as ``is_html`` says, or when the text starts like a page) is reduced to its visible
+    words; control characters, line breaks and runs of spaces become one space; the result is
+    at most ``limit`` characters, "..." marking a cut.
+    """
+    if is_html or (is_html is None and _HTML_START.match(text)):
+        text = _words_of_html(text)
+    text = "".join(" " if unicodedata.category(char) == "Cc" else char for char in text)
+    text = " ".join(text.split())  # also splits on U+2028/U+2029 and the other Unicode breaks
+    if len(text) <= limit:
+        return text
+    return text[: max(limit - 3, 0)].rstrip() + "..."
+
+
+def _is_html(headers: Mapping[str, str]) -> bool | None:
+    content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+    return True if "html" in content_type.lower() else None
+
+
+def _errortext_of(data: Mapping[str, Any], body_text: str, headers: Mapping[str, str]) -> str:
+    said = data.get("error") or data.get("message")
+    if said:
+        return one_line(said if isinstance(said, str) else json.dumps(said, default=str))
+    return one_line(body_text, is_html=_is_html(headers))
 
 
 def parse_body(body_text: str) -> Any:
@@ -99,17 +141,59 @@ def _kind_of_400(channel: Channel, code: int | None, error: str) -> AnswerKind:
 
 
 def _kind_of_status(channel: Channel, status: int, code: int | None, error: str) -> AnswerKind:
+    """What an HTTP status means for the row and the run.
+
+    Only a 400 can be about one recipient. A 2xx that is not 200/201 may have been acted on, so
+    it is uncertain; a 408 says the request never arrived whole, so it is retried. A redirect,
+    a 404/405 and any other status Octopods does not document say that api_url (or a proxy in
+    front of it) is wrong: no row can succeed, so the run stops with every unsent row resumable.
+    """
     if status in (200, 201):
         return AnswerKind.OK
+    if 200 <= status < 300:
+        return AnswerKind.UNCERTAIN
     if status == 429:
         return AnswerKind.RATE_LIMITED
-    if status in (401, 403):
-        return AnswerKind.CAMPAIGN_ERROR
     if status == 400:
         return _kind_of_400(channel, code, error)
-    if status >= 500:
+    if status == 408 or 500 <= status < 600:
         return AnswerKind.TRANSIENT
-    return AnswerKind.REJECTED
+    return AnswerKind.CAMPAIGN_ERROR  # 3xx, 401/403, 404/405, 409, 413, 422, other 4xx, oddities
+
+
+def _status_words(status: int) -> str:
+    try:
+        return f"{status} {http.HTTPStatus(status).phrase}"
+    except ValueError:
+        return str(status)
+
+
+def location_host(headers: Mapping[str, str]) -> str:
+    """The host (and port) a redirect points at, without any user or path: never the whole URL."""
+    location = next((v for k, v in headers.items() if k.lower() == "location"), "")
+    try:
+        parts = urlsplit(location.strip())
+        host, port = parts.hostname or "", parts.port
+    except ValueError:
+        return ""
+    return f"{host}:{port}" if host and port else host
+
+
+def _unexpected_status_text(status: int, path: str, headers: Mapping[str, str], said: str) -> str:
+    """The error text of an answer no Octopods article documents: what is likely wrong."""
+    answered = f"the API answered {_status_words(status)}"
+    where = f" for {path}" if path else ""
+    if 300 <= status < 400:
+        host = location_host(headers)
+        target = f" to {host}" if host else " with no Location"
+        text = f"{answered}, a redirect{target} (not followed: the key stays here): check api_url"
+    elif status in (404, 405, 410):
+        text = f"{answered}{where}: check api_url"
+    elif status == 413:
+        text = f"{answered}{where}: the server or a proxy in front of it refuses the body size"
+    else:
+        text = f"{answered}{where}, which Octopods does not document: check api_url"
+    return one_line(f"{text} (it said: {said})" if said else text)
 
 
 def classify_response(
@@ -119,13 +203,22 @@ def classify_response(
     headers: Mapping[str, str],
     *,
     now_utc: dt.datetime,
+    path: str = "",
 ) -> ApiAnswer:
-    """Classify one HTTP answer. Pure: the same status, body and time give the same answer."""
+    """Classify one HTTP answer. Pure: the same status, body and time give the same answer.
+
+    ``path`` (the request's URL path) goes into the error text of a 404 and the like. The error
+    text is always one short line (see ``one_line``), whatever the body held.
+    """
     parsed = parse_body(body_text)
     data: Mapping[str, Any] = parsed if isinstance(parsed, Mapping) else {}
     code = _error_code(data)
-    error = "" if status in (200, 201) else _errortext_of(data, body_text, status)
-    kind = _kind_of_status(channel, status, code, error)
+    said = "" if status in (200, 201) else _errortext_of(data, body_text, headers)
+    kind = _kind_of_status(channel, status, code, said)
+    if kind is AnswerKind.CAMPAIGN_ERROR and status not in (400, 401, 403):
+        error = _unexpected_status_text(status, path, headers, said)
+    else:
+        error = said or ("" if status in (200, 201) else f"HTTP {_status_words(status)}")
     retry_at = None
     if kind is AnswerKind.RATE_LIMITED:
         retry_at = _retry_at(body_text, headers, now_utc=now_utc)
@@ -234,6 +327,8 @@ def refusal_text(channel: Channel, answer: ApiAnswer, *, key_env: str | None) ->
             "Check template_id in the campaign file and that the key belongs to the channel "
             "the template is on.",
         )
+    if answer.http_status is not None and answer.http_status != 400:
+        return _unexpected_status_refusal(answer.http_status, answer.error)
     if code == 1:
         return (
             f"A required field is missing from every message.{said}",
@@ -250,6 +345,27 @@ def refusal_text(channel: Channel, answer: ApiAnswer, *, key_env: str | None) ->
         f"The API refused the campaign (HTTP {answer.http_status}, code {code}).{said}",
         "Fix the campaign and run send again; rows not yet sent stay resumable.",
     )
+
+
+def _unexpected_status_refusal(status: int, error: str) -> tuple[str, str]:
+    resumable = "Rows not yet sent stay resumable: run send again once it is fixed."
+    message = f"{error[:1].upper()}{error[1:]}." if error else f"The API answered HTTP {status}."
+    if 300 <= status < 400:
+        hint = (
+            "Set api_url to the API's own address (https://app.octopods.io/api/v1): bulksend "
+            f"follows no redirect, so that the key never goes to another host. {resumable}"
+        )
+    elif status in (404, 405, 410):
+        hint = (
+            "Check api_url in the campaign file: https://app.octopods.io/api/v1, with no other "
+            f"version or path. {resumable}"
+        )
+    else:
+        hint = (
+            "Check api_url, and any proxy between bulksend and Octopods; the results file "
+            f"records nothing final for this answer. {resumable}"
+        )
+    return message, hint
 
 
 def _failuretext_of(value: Any) -> str:

@@ -12,12 +12,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bulksend.answers import (
+    ERROR_TEXT_LIMIT,
     AnswerKind,
     ApiAnswer,
     classify_exception,
     classify_response,
     normalize_listing,
     normalize_message,
+    one_line,
     refusal_text,
 )
 from bulksend.channels import Channel
@@ -81,9 +83,114 @@ def test_every_5xx_is_transient_whatever_the_body(status: int, body: str) -> Non
     assert answer.error
 
 
-@pytest.mark.parametrize("status", [404, 405, 409, 413, 422])
-def test_other_4xx_reject_the_row(status: int) -> None:
-    assert classify(Channel.VBM, status, "").kind is AnswerKind.REJECTED
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308, 404, 405, 409, 410, 413, 415, 422])
+def test_statuses_octopods_never_sends_stop_the_campaign(status: int) -> None:
+    """A wrong api_url (or a proxy) answers for every row alike: stop, record nothing final."""
+    assert classify(Channel.VBM, status, "").kind is AnswerKind.CAMPAIGN_ERROR
+
+
+@given(
+    channel=st.sampled_from(list(Channel)),
+    status=st.integers(min_value=100, max_value=699).filter(lambda status: status != 400),
+    body=st.sampled_from(["", "<html>x</html>", '{"error_code": 5, "error": "Phone"}']),
+)
+def test_only_a_400_ever_rejects_a_row(channel: Channel, status: int, body: str) -> None:
+    """Rejected is final, so only the documented per-recipient answer may produce it."""
+    assert classify(channel, status, body).kind is not AnswerKind.REJECTED
+
+
+def test_a_408_is_retried_and_an_odd_2xx_is_uncertain() -> None:
+    """408: the request never arrived whole. 202/204: the API may have acted on it."""
+    assert classify(Channel.SMS, 408, "").kind is AnswerKind.TRANSIENT
+    assert classify(Channel.SMS, 202, "").kind is AnswerKind.UNCERTAIN
+    assert classify(Channel.SMS, 204, "").kind is AnswerKind.UNCERTAIN
+
+
+def test_a_404_names_the_path_and_api_url() -> None:
+    answer = classify_response(
+        Channel.SMS, 404, '{"error": "No such endpoint"}', {}, now_utc=NOW, path="/api/v2/sms/x"
+    )
+    assert answer.error == (
+        "the API answered 404 Not Found for /api/v2/sms/x: check api_url (it said: No such "
+        "endpoint)"
+    )
+
+
+def test_a_redirect_names_only_the_host_it_points_at() -> None:
+    """Not the path, query or user part of Location: those could carry anything."""
+    location = "https://user:pw@other.example.com:8443/collect?token=abc"
+    answer = classify_response(Channel.WHATSAPP, 307, "", {"Location": location}, now_utc=NOW)
+    assert answer.kind is AnswerKind.CAMPAIGN_ERROR
+    assert "307 Temporary Redirect" in answer.error
+    assert "to other.example.com:8443" in answer.error and "check api_url" in answer.error
+    for hidden in ("user", "pw", "collect", "token", "abc"):
+        assert hidden not in answer.error
+    assert "no Location" in classify(Channel.WHATSAPP, 302, "").error
+
+
+@pytest.mark.parametrize(
+    ("status", "words"),
+    [(404, "no other version or path"), (307, "follows no redirect"), (422, "any proxy")],
+)
+def test_refusals_for_a_wrong_api_url_say_to_check_it(status: int, words: str) -> None:
+    answer = classify_response(Channel.SMS, status, "", {}, now_utc=NOW, path="/api/v2/sms")
+    message, hint = refusal_text(Channel.SMS, answer, key_env="SMS_KEY")
+    assert message.startswith(f"The API answered {status} ")
+    assert words in message + hint and "api_url" in hint and "resumable" in hint
+
+
+NGINX_502 = (
+    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    "</body>\r\n</html>\r\n"
+)
+
+
+def test_an_html_error_page_becomes_its_visible_words() -> None:
+    answer = classify(Channel.WHATSAPP, 502, NGINX_502)
+    assert (answer.kind, answer.error) == (AnswerKind.TRANSIENT, "502 Bad Gateway nginx")
+
+
+def test_html_with_only_a_title_keeps_the_title_and_entities_are_decoded() -> None:
+    page = "<!DOCTYPE html><html><head><title>Down &amp; out</title><style>p{}</style></head>"
+    assert one_line(page) == "Down & out"
+
+
+def test_an_html_content_type_is_stripped_even_without_a_doctype() -> None:
+    headers = {"Content-Type": "text/html; charset=utf-8"}
+    answer = classify_response(Channel.SMS, 503, "Service <b>busy</b>\n", headers, now_utc=NOW)
+    assert answer.error == "Service busy"
+
+
+def test_a_json_error_keeps_its_angle_brackets_but_loses_its_line_breaks() -> None:
+    answer = classify(Channel.SMS, 400, {"error_code": 3, "error": "Phone <+1 555>\n is\tbad"})
+    assert answer.error == "Phone <+1 555> is bad"
+
+
+def test_a_long_error_is_cut_to_the_limit_with_a_mark() -> None:
+    answer = classify(Channel.SMS, 500, "x" * 5000)
+    assert len(answer.error) == ERROR_TEXT_LIMIT and answer.error.endswith("...")
+
+
+@given(
+    channel=st.sampled_from(list(Channel)),
+    status=st.integers(min_value=100, max_value=699),
+    body=st.one_of(
+        st.text(max_size=400),
+        st.builds(lambda t: json.dumps({"error": t}), st.text(max_size=400)),
+        st.builds(lambda t: f"<html><body><p>{t}</p></body></html>", st.text(max_size=400)),
+    ),
+    location=st.text(max_size=60),
+)
+def test_every_error_text_is_one_short_line(
+    channel: Channel, status: int, body: str, location: str
+) -> None:
+    """Whatever the status and body: no line break or control character, at most the limit."""
+    answer = classify_response(channel, status, body, {"Location": location}, now_utc=NOW)
+    assert len(answer.error) <= ERROR_TEXT_LIMIT
+    assert answer.error.splitlines() in ([], [answer.error])
+    assert not any(ord(char) < 32 or 127 <= ord(char) < 160 for char in answer.error)
+    assert answer.error == answer.error.strip()
 
 
 @pytest.mark.parametrize("status", [200, 201])
