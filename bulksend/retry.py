@@ -66,6 +66,30 @@ class RetryPolicy:
         return random_fraction * self.backoff_cap_s(attempts_made)
 
 
+def rate_limit_wait_s(
+    retry_at: datetime | None,
+    *,
+    now_utc: datetime,
+    times_limited: int,
+    policy: RetryPolicy,
+    jitter_fraction: float,
+    backoff_fraction: float,
+    fallback_s: float = 1.0,
+) -> float:
+    """Seconds to wait after a 429: until the second it names has passed, plus up to 1 s of jitter.
+
+    A 429 that names no time backs off exponentially (``policy``, full jitter) but at least
+    ``fallback_s``. ``times_limited`` counts the 429s met so far, this one included; both
+    fractions are ``random.random()`` draws in [0, 1), supplied by the caller.
+    """
+    if not 0.0 <= jitter_fraction < 1.0:
+        raise ValueError(f"jitter_fraction must be in [0, 1), not {jitter_fraction}")
+    if retry_at is not None:
+        return seconds_until(retry_at, now_utc=now_utc) + jitter_fraction
+    backoff = policy.backoff_s(times_limited, random_fraction=backoff_fraction)
+    return max(fallback_s, backoff) + jitter_fraction
+
+
 def parse_retry_at(
     body_text: str | None, headers: Mapping[str, str], *, now_utc: datetime
 ) -> datetime | None:

@@ -6,8 +6,6 @@ import json
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -15,81 +13,32 @@ from bulksend.answers import AnswerKind
 from bulksend.apikey import ApiKey
 from bulksend.channels import Channel
 from bulksend.client import OctopodsClient
-from bulksend.errors import ApiUnreachableError, CampaignRefusedError
+from bulksend.errors import ApiUnreachableError, CampaignRefusedError, ExitStatus
+from tests.fakeapi import RecordedWaits, Reply, Script, running_fake_api
 
 SECRET = "sk-live-SECRET-1234567890"
 
 
-@dataclass
-class Reply:
-    status: int = 200
-    body: object = field(default_factory=dict)
-    raw: bytes | None = None
-    delay_s: float = 0.0
-    drop: bool = False  # close the connection after reading the request, answering nothing
-
-
-@dataclass
-class Script:
-    """What the fake API answers, per (method, path), and what it received."""
-
-    replies: dict[tuple[str, str], Reply] = field(default_factory=dict)
-    received: list[tuple[str, str, dict[str, str], bytes]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-def _handler(script: Script) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            path = self.path.split("?")[0]
-            with script.lock:
-                script.received.append((self.command, self.path, dict(self.headers), body))
-            reply = script.replies.get((self.command, path), Reply(404, {"error": "no route"}))
-            if reply.delay_s:
-                threading.Event().wait(reply.delay_s)
-            if reply.drop:
-                self.close_connection = True
-                self.connection.shutdown(socket.SHUT_RDWR)
-                return
-            payload = reply.raw if reply.raw is not None else json.dumps(reply.body).encode()
-            self.send_response(reply.status)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        do_GET = _serve
-        do_POST = _serve
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    return Handler
-
-
 @pytest.fixture
 def fake_api() -> Iterator[tuple[Script, str]]:
-    script = Script()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(script))
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield script, f"http://127.0.0.1:{server.server_port}/api/v1"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with running_fake_api() as running:
+        yield running
 
 
 @pytest.fixture
-def make_client(fake_api: tuple[Script, str]) -> Iterator[Callable[..., OctopodsClient]]:
+def waits() -> RecordedWaits:
+    return RecordedWaits()
+
+
+@pytest.fixture
+def make_client(
+    fake_api: tuple[Script, str], waits: RecordedWaits
+) -> Iterator[Callable[..., OctopodsClient]]:
+    """Clients of the fake API that record their retry waits instead of sleeping."""
     clients: list[OctopodsClient] = []
 
-    def make(channel: Channel = Channel.WHATSAPP, **options: float) -> OctopodsClient:
+    def make(channel: Channel = Channel.WHATSAPP, **options: object) -> OctopodsClient:
+        options = {"wait": waits, "random_fraction": lambda: 0.5, **options}
         client = OctopodsClient(fake_api[1], ApiKey(SECRET), channel, key_env="OCTO_KEY", **options)
         clients.append(client)
         return client
@@ -130,13 +79,16 @@ def test_a_rejected_row_keeps_the_api_error(fake_api, make_client) -> None:
     assert (answer.http_status, answer.error_code, answer.error) == (400, 5, "Phone is invalid")
 
 
-def test_an_html_error_page_is_transient_not_a_crash(fake_api, make_client) -> None:
+def test_an_html_error_page_is_transient_with_a_one_line_error(fake_api, make_client) -> None:
+    """The page's words, not its markup or line breaks, go into the results file."""
     script, _ = fake_api
-    script.replies[("POST", SEND_PATH)] = Reply(502, raw=b"<html>Bad gateway</html>")
+    page = b"<html>\r\n<head><title>502</title></head>\r\n<body>\n<h1>Bad gateway</h1>\n</body>"
+    script.replies[("POST", SEND_PATH)] = Reply(502, raw=page * 40)
     answer = make_client().send({}, template_id=7)
     assert answer.kind is AnswerKind.TRANSIENT
     assert answer.http_status == 502
-    assert "Bad gateway" in answer.error
+    assert answer.error.startswith("Bad gateway Bad gateway")
+    assert "<" not in answer.error and "\n" not in answer.error and len(answer.error) <= 200
 
 
 def test_connection_refused_is_transient(make_client) -> None:
@@ -218,11 +170,21 @@ def test_a_template_not_yet_accepted_refuses_the_campaign(fake_api, make_client)
         make_client().get_template(7)
 
 
-def test_get_template_on_a_5xx_says_the_api_is_unreachable(fake_api, make_client) -> None:
+def test_get_template_that_keeps_failing_says_the_api_is_unreachable(
+    fake_api, make_client, waits
+) -> None:
+    """After max_attempts, with the page's words on one line and the number of attempts."""
     script, _ = fake_api
-    script.replies[("GET", "/api/v1/whatsapp/templates/7")] = Reply(503, raw=b"down")
-    with pytest.raises(ApiUnreachableError, match="HTTP 503"):
+    page = b"<html>\n<body>\n<h1>503 Service Unavailable</h1>\n</body>\n</html>"
+    script.replies[("GET", "/api/v1/whatsapp/templates/7")] = Reply(503, raw=page)
+    with pytest.raises(ApiUnreachableError) as unreachable:
         make_client().get_template(7)
+    assert unreachable.value.message == (
+        f"Could not fetch template 7 from {fake_api[1]}: HTTP 503: 503 Service Unavailable "
+        "(5 attempts)"
+    )
+    assert unreachable.value.exit_status is ExitStatus.INCOMPLETE
+    assert len(script.paths()) == 5 and len(waits.seconds) == 4
 
 
 def test_list_messages_reads_both_documented_shapes(fake_api, make_client) -> None:

@@ -9,7 +9,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bulksend.errors import ConfigError
-from bulksend.retry import RetryPolicy, parse_retry_at, seconds_until
+from bulksend.retry import (
+    RESOLUTION_S,
+    RetryPolicy,
+    parse_retry_at,
+    rate_limit_wait_s,
+    seconds_until,
+)
 
 NOW = datetime(2026, 4, 24, 12, 30, 0, tzinfo=UTC)
 DOCUMENTED_BODY = (
@@ -169,3 +175,58 @@ def test_seconds_until_handles_other_zones() -> None:
 def test_seconds_until_is_never_negative(retry_offset_s: float) -> None:
     retry_at = NOW + timedelta(seconds=retry_offset_s)
     assert seconds_until(retry_at, now_utc=NOW) >= 0.0
+
+
+def test_wait_after_a_429_ends_after_the_named_second_plus_jitter() -> None:
+    retry_at = NOW + timedelta(seconds=10)
+    wait_s = rate_limit_wait_s(
+        retry_at,
+        now_utc=NOW,
+        times_limited=1,
+        policy=RetryPolicy(),
+        jitter_fraction=0.25,
+        backoff_fraction=0.9,
+    )
+    assert wait_s == pytest.approx(10 + RESOLUTION_S + 0.25)
+
+
+def test_wait_after_a_429_naming_no_time_backs_off_but_at_least_the_fallback() -> None:
+    policy = RetryPolicy(backoff_base_s=1.0, backoff_max_s=30.0)
+    waits = [
+        rate_limit_wait_s(
+            None,
+            now_utc=NOW,
+            times_limited=n,
+            policy=policy,
+            jitter_fraction=0.0,
+            backoff_fraction=0.5,
+        )
+        for n in (1, 2, 3, 4, 5)
+    ]
+    assert waits == [1.0, 1.0, 2.0, 4.0, 8.0]
+
+
+@given(
+    offset_s=st.floats(min_value=-600, max_value=600),
+    times_limited=st.integers(min_value=1, max_value=100),
+    jitter=st.floats(min_value=0.0, max_value=0.999),
+    backoff=st.floats(min_value=0.0, max_value=0.999),
+    named=st.booleans(),
+)
+def test_wait_after_a_429_is_bounded(
+    offset_s: float, times_limited: int, jitter: float, backoff: float, named: bool
+) -> None:
+    """At least the jitter, never more than the named time + 2 s or the backoff cap + 1 s."""
+    policy = RetryPolicy()
+    retry_at = NOW + timedelta(seconds=offset_s) if named else None
+    wait_s = rate_limit_wait_s(
+        retry_at,
+        now_utc=NOW,
+        times_limited=times_limited,
+        policy=policy,
+        jitter_fraction=jitter,
+        backoff_fraction=backoff,
+    )
+    assert wait_s >= jitter
+    bound = max(offset_s, 0) + 2.0 if named else max(1.0, policy.backoff_max_s) + 1.0
+    assert wait_s <= bound + 1e-9
