@@ -18,14 +18,15 @@ from pathlib import Path
 
 import yaml
 
-from bulksend.campaign import (
+from bulksend.campaign import load_campaign
+from bulksend.campaign_fields import (
+    DEFAULT_API_KEY_ENV,
     DEFAULT_API_URL,
-    EXCEL_SUFFIXES,
-    SANDBOX_URL_WORD,
-    load_campaign,
     normalize_api_url,
     normalize_region,
 )
+from bulksend.campaign_model import SANDBOX_URL_WORD
+from bulksend.campaign_paths import EXCEL_SUFFIXES
 from bulksend.channels import Channel
 from bulksend.errors import ApiError, ConfigError
 from bulksend.phonelist import PHONE_LIKE, guess_phone_column
@@ -219,7 +220,6 @@ def _try_template(
 
 def _api_reader(environ: Mapping[str, str] | None) -> TemplateReader:
     def read(api_url: str, channel: Channel, template_id: int) -> Template:
-        from bulksend.campaign import DEFAULT_API_KEY_ENV
         from bulksend.endpoint import connect_to
 
         # A throwaway folder: a sandbox started here keeps its ledger there, not beside the file.
