@@ -406,3 +406,16 @@ def test_on_a_terminal_without_a_width_progress_is_log_lines(tmp_path, make_sand
     assert returncode == 0, shown
     assert "sending 5 row(s)" in shown.splitlines()
     assert len(sandbox.ledger()) == 5
+
+
+@pytest.mark.parametrize("text", ["fast", "0/s", "10/day"])
+def test_a_bad_rate_option_is_one_clear_error(tmp_path: Path, make_sandbox, text: str) -> None:
+    sandbox = make_sandbox()
+    campaign_path = make_campaign(tmp_path, sandbox, rows=2)
+    result = invoke(["send", str(campaign_path), "--yes", "--rate", text])
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"error: --rate must look like 10/s, not {text!r}\n"
+        "  Write a count per second, minute or hour: 10/s, 300/min or 5000/h.\n"
+    )
+    assert posts(sandbox) == 0

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from bulksend.campaign import RATE_PATTERN, RATE_UNITS, Campaign, Rate, load_campaign
+from bulksend.campaign import Campaign, Rate, load_campaign, parse_rate
 from bulksend.cli.jsonout import json_option
 from bulksend.errors import CampaignRefusedError, ConfigError, ExitStatus, NothingToSendError
 from bulksend.results import FINAL_OUTCOMES, Outcome, ResultRecord
@@ -35,15 +35,13 @@ HARD_EXIT_FLUSH_S = 1.0
 
 def parse_rate_option(text: str) -> Rate:
     """``--rate 10/s`` (or /min, /h) as a Rate; ConfigError in the campaign file's words."""
-    match = RATE_PATTERN.fullmatch(text.strip())
-    unit = match.group(2).lower() if match else ""
-    unit = unit if unit in RATE_UNITS else unit.removesuffix("s")
-    if not match or unit not in RATE_UNITS or int(match.group(1)) < 1:
+    rate = parse_rate(text)
+    if rate is None:
         raise ConfigError(
             f"--rate must look like 10/s, not {text!r}",
             hint="Write a count per second, minute or hour: 10/s, 300/min or 5000/h.",
         )
-    return Rate(int(match.group(1)), RATE_UNITS[unit])
+    return rate
 
 
 @click.command(name="send")
