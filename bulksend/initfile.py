@@ -30,15 +30,12 @@ from bulksend.campaign_paths import EXCEL_SUFFIXES
 from bulksend.channels import Channel
 from bulksend.errors import ApiError, ConfigError
 from bulksend.phonelist import PHONE_LIKE, guess_phone_column
+from bulksend.render_values import jinja_name
 from bulksend.templates import Template
 
 TemplateReader = Callable[[str, Channel, int], Template]
 
 URL_WORDS = ("url", "image", "photo", "picture", "media", "link")
-IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-JINJA_RESERVED = frozenset(
-    "and or not in is if else true false none True False None row loop self".split()
-)
 PLAIN_YAML = re.compile(r"[A-Za-z0-9_./~][A-Za-z0-9_ ./()~-]*")
 YAML_PRINTABLE = re.compile(
     "[\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
@@ -278,12 +275,8 @@ def yaml_text(text: str) -> str:
 
 
 def jinja_reference(column: str) -> str:
-    """How a template names ``column``: by name when it can, else through ``row``."""
-    if IDENTIFIER.fullmatch(column) and column not in JINJA_RESERVED:
-        return "{{ " + column + " }}"
-    if "'" not in column and "\\" not in column:
-        return "{{ row['" + column + "'] }}"
-    return "{{ row[" + json.dumps(column, ensure_ascii=False) + "] }}"
+    """``column`` as a whole template placeholder: ``{{ name }}`` or ``{{ row['A b'] }}``."""
+    return "{{ " + jinja_name(column) + " }}"
 
 
 def campaign_text(

@@ -4,6 +4,7 @@ text, or the ``RowProblem`` that makes only that row invalid."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,10 @@ from jinja2.sandbox import SecurityError
 from bulksend.errors import ConfigError
 
 ROW_MAPPING_NAME = "row"  # {{ row["Order Id"] }} reaches columns whose names are not identifiers
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_JINJA_RESERVED = frozenset(
+    f"and or not in is if else true false none True False None {ROW_MAPPING_NAME} loop self".split()
+)
 # Errors a filter or expression can raise on one row's values (int("abc"), a missing dict key...).
 _ROW_RENDER_ERRORS = (jinja2.TemplateError, TypeError, ValueError, ArithmeticError, LookupError)
 # A template meeting an undefined name on this many rows, and never rendering, cannot work.
@@ -60,7 +65,7 @@ class CompiledValue:
         if not self.columns:
             fill = "check the template"
         column = min(self.columns, default="first_name")
-        example = f'{{{{ {_reference(column)} | default("{self.fallback_example}", true) }}}}'
+        example = f'{{{{ {jinja_name(column)} | default("{self.fallback_example}", true) }}}}'
         return f"{fill}, or write a fallback into the template, e.g. {example}"
 
     def render(self, values: Mapping[str, str]) -> tuple[str, RowProblem | None]:
@@ -104,8 +109,11 @@ class CompiledValue:
         )
 
 
-def _reference(column: str) -> str:
-    """How a template names ``column``: bare when it is a plain name, else through ``row``."""
-    if column.isidentifier() and column != ROW_MAPPING_NAME:
+def jinja_name(column: str) -> str:
+    """How a template names ``column``: bare when it is a plain name jinja2 does not reserve,
+    else through ``row`` (single-quoted when it can, so it sits in a double-quoted YAML text)."""
+    if _IDENTIFIER.fullmatch(column) and column not in _JINJA_RESERVED:
         return column
+    if "'" not in column and "\\" not in column:
+        return f"{ROW_MAPPING_NAME}['{column}']"
     return f"{ROW_MAPPING_NAME}[{json.dumps(column, ensure_ascii=False)}]"

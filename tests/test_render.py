@@ -160,10 +160,11 @@ def test_empty_header_url_makes_the_row_invalid() -> None:
 
 
 def test_empty_header_url_advice_names_a_spaced_column_through_row() -> None:
+    """Single quotes inside, so the example can be pasted into a double-quoted YAML value."""
     campaign = make_campaign(header_url='{{ row["Image URL"] }}')
     result = render(campaign, {**ROW, "Image URL": ""})
     assert result.problems[0].message.endswith(
-        'e.g. {{ row["Image URL"] | default("https://example.com/default.jpg", true) }}'
+        "e.g. {{ row['Image URL'] | default(\"https://example.com/default.jpg\", true) }}"
     )
 
 
