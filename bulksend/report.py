@@ -8,6 +8,7 @@ file. The renderers (text here, HTML and XLSX in their own modules) only format 
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -18,6 +19,7 @@ from typing import Any
 from bulksend.campaign import Campaign
 from bulksend.channels import Channel
 from bulksend.errors import InputFileError
+from bulksend.prepare import phone_reason_category
 from bulksend.results import Outcome, ResultRecord, ResultsFile
 
 # A WhatsApp "deleted" happens after delivery, so it counts as delivered in the funnel.
@@ -34,7 +36,9 @@ NOT_SENT_OUTCOMES = (
     Outcome.PENDING,
 )
 MAX_DISTINCT_REASONS = 1000  # beyond this, reasons are lumped so memory stays bounded
-OTHER_REASONS = "(other reasons)"
+OTHER_REASONS = "(other reasons, not counted one by one)"
+# "duplicate of row 2": the row it duplicates is particular to the row, like its phone.
+_ROW_REFERENCE = re.compile(r"\brow \d+")
 TIMELINE_BUCKETS = 40
 _BUCKET_WIDTHS_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200)
 _DAY_S = 86400
@@ -42,19 +46,33 @@ _DAY_S = 86400
 
 @dataclass(frozen=True)
 class Funnel:
-    """Sent rows and how far their delivery got; ``awaiting`` are not delivered or failed yet."""
+    """Sent rows and how far their delivery got; ``awaiting`` are not delivered or failed yet.
+
+    A step the channel cannot report is None, never 0: VBM has no status endpoint (everything
+    after ``sent`` is None), and only WhatsApp has read receipts (``read`` is None otherwise).
+    """
 
     sent: int
-    delivered: int  # delivered, read or deleted: read implies delivered
-    read: int
-    failed: int  # failed or undelivered
-    awaiting: int
-    never_checked: int  # sent rows `bulksend status` has not asked about yet
+    delivered: int | None  # delivered, read or deleted: read implies delivered
+    read: int | None
+    failed: int | None  # failed or undelivered
+    awaiting: int | None
+    never_checked: int | None  # sent rows `bulksend status` has not asked about yet
+
+    @property
+    def tracked(self) -> bool:
+        return self.delivered is not None
 
 
 @dataclass(frozen=True)
 class ReasonCount:
-    """One failure reason: how many rows share it and the first row that had it."""
+    """One kind of failure: how many rows share it and the first row that had it.
+
+    ``reason`` is the category (the text without what is particular to a row, see
+    ``reason_category``); ``example_reason`` is the first row's own text, in full. A ``lumped``
+    entry gathers the rows whose reasons came after ``MAX_DISTINCT_REASONS`` kinds had been seen;
+    it is ranked last whatever its count, as it is no single reason.
+    """
 
     stage: str  # "send" (the row did not go out) or "delivery" (it went out, then failed)
     outcome: str  # the row's outcome, or its delivery status for the delivery stage
@@ -63,6 +81,8 @@ class ReasonCount:
     count: int
     example_row: int
     example_phone: str
+    example_reason: str = ""
+    lumped: bool = False
 
 
 @dataclass(frozen=True)
@@ -90,13 +110,12 @@ class Report:
     @property
     def delivery_tracked(self) -> bool:
         """False for VBM: it has no status endpoint, so "sent" is as far as anyone can know."""
-        known = {channel.value: channel for channel in Channel}
-        return self.channel not in known or known[self.channel].has_status_endpoint
+        return self.funnel.tracked
 
     @property
     def has_read_receipts(self) -> bool:
         """Only WhatsApp reports "read"; a report of unknown channel shows it too."""
-        return self.channel in (Channel.WHATSAPP.value, "")
+        return self.funnel.read is not None
 
     @property
     def duration_s(self) -> float | None:
@@ -136,8 +155,9 @@ class Report:
         }
 
 
-def _funnel_dict(funnel: Funnel) -> dict[str, int]:
+def _funnel_dict(funnel: Funnel) -> dict[str, Any]:
     return {
+        "tracked": funnel.tracked,
         "sent": funnel.sent,
         "delivered": funnel.delivered,
         "read": funnel.read,
@@ -156,11 +176,23 @@ def _reason_dict(reason: ReasonCount) -> dict[str, Any]:
         "count": reason.count,
         "example_row": reason.example_row,
         "example_phone": reason.example_phone,
+        "example_reason": reason.example_reason,
+        "lumped": reason.lumped,
     }
 
 
 def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+
+
+def reason_category(reason: str) -> str:
+    """``reason`` without what is particular to its row, so that equal problems count as one.
+
+    The quoted cell and the E.164 number go as validate's categories drop them
+    (``prepare.phone_reason_category``: "phone '120' is too short for US (+1)" becomes
+    "phone … is too short for US (+1)"), and so does a row reference ("duplicate of row …").
+    """
+    return _ROW_REFERENCE.sub("row …", phone_reason_category(reason))
 
 
 def parse_timestamp(text: str) -> datetime | None:
@@ -191,6 +223,7 @@ class _Tally:
     segments_sent: int = 0
     first_sent: datetime | None = None
     last_sent: datetime | None = None
+    # (stage, outcome, error code, category) -> [count, example row, its phone, its reason]
     reasons: dict[tuple[str, str, int | None, str], list[Any]] = field(default_factory=dict)
     per_second: Counter[tuple[int, str]] = field(default_factory=Counter)
 
@@ -227,46 +260,65 @@ class _Tally:
     def _add_reason(
         self, stage: str, outcome: str, code: int | None, reason: str, record: ResultRecord
     ) -> None:
-        key = (stage, outcome, code, reason)
+        key = (stage, outcome, code, reason_category(reason))
         if key not in self.reasons and len(self.reasons) >= MAX_DISTINCT_REASONS:
             key = (stage, outcome, None, OTHER_REASONS)
         entry = self.reasons.get(key)
         if entry is None:
-            self.reasons[key] = [1, record.row, record.phone]
+            self.reasons[key] = [1, record.row, record.phone, reason]
             return
         entry[0] += 1
         if record.row < entry[1]:
-            entry[1], entry[2] = record.row, record.phone
+            entry[1:] = record.row, record.phone, reason
 
-    def finish(self) -> Report:
-        sent = self.outcomes[Outcome.SENT.value]
-        funnel = Funnel(
-            sent=sent,
-            delivered=self.delivered,
-            read=self.read,
-            failed=self.failed,
-            awaiting=sent - self.delivered - self.failed,
-            never_checked=self.never_checked,
-        )
+    def finish(self, channel: str) -> Report:
+        tracked = _delivery_tracked(channel)
         return Report(
             rows=self.rows,
             outcomes={outcome.value: self.outcomes[outcome.value] for outcome in _OUTCOME_ORDER},
-            delivery_statuses=dict(sorted(self.statuses.items(), key=lambda kv: (-kv[1], kv[0]))),
-            funnel=funnel,
+            delivery_statuses=dict(sorted(self.statuses.items(), key=lambda kv: (-kv[1], kv[0])))
+            if tracked
+            else {},
+            funnel=self._funnel(tracked=tracked, read_receipts=_has_read_receipts(channel)),
             reasons=self._ranked_reasons(),
             segments_sent=self.segments_sent,
             first_sent_at=self.first_sent,
             last_sent_at=self.last_sent,
             timeline=build_timeline(self.per_second),
+            channel=channel,
+        )
+
+    def _funnel(self, *, tracked: bool, read_receipts: bool) -> Funnel:
+        sent = self.outcomes[Outcome.SENT.value]
+        if not tracked:
+            return Funnel(sent, None, None, None, None, None)
+        return Funnel(
+            sent=sent,
+            delivered=self.delivered,
+            read=self.read if read_receipts else None,
+            failed=self.failed,
+            awaiting=sent - self.delivered - self.failed,
+            never_checked=self.never_checked,
         )
 
     def _ranked_reasons(self) -> tuple[ReasonCount, ...]:
         reasons = [
-            ReasonCount(stage, outcome, code, text, count, row, phone)
-            for (stage, outcome, code, text), (count, row, phone) in self.reasons.items()
+            ReasonCount(stage, outcome, code, text, *entry, lumped=text == OTHER_REASONS)
+            for (stage, outcome, code, text), entry in self.reasons.items()
         ]
-        reasons.sort(key=lambda r: (-r.count, r.example_row, r.stage, r.reason))
+        reasons.sort(key=lambda r: (r.lumped, -r.count, r.example_row, r.stage, r.reason))
         return tuple(reasons)
+
+
+def _delivery_tracked(channel: str) -> bool:
+    """False for VBM: it has no status endpoint, so "sent" is as far as anyone can know."""
+    known = {channel.value: channel for channel in Channel}
+    return channel not in known or known[channel].has_status_endpoint
+
+
+def _has_read_receipts(channel: str) -> bool:
+    """Only WhatsApp reports "read"; a report of unknown channel shows it too."""
+    return channel in (Channel.WHATSAPP.value, "")
 
 
 _OUTCOME_ORDER = (Outcome.SENT, *NOT_SENT_OUTCOMES)
@@ -289,9 +341,7 @@ def summarize(
     tally = _Tally()
     for record in records:
         tally.add(record)
-    return replace(
-        tally.finish(), campaign_name=campaign_name, channel=channel, results_path=results_path
-    )
+    return replace(tally.finish(channel), campaign_name=campaign_name, results_path=results_path)
 
 
 def iter_results(path: Path) -> Iterator[ResultRecord]:

@@ -16,6 +16,7 @@ from bulksend.errors import InputFileError
 from bulksend.report import Report, TimeBucket
 from bulksend.report_text import (
     UNTRACKED_NOTE,
+    example_text,
     format_duration,
     format_rate,
     funnel_steps,
@@ -101,12 +102,17 @@ def _header(report: Report, title: str, generated_at: datetime) -> str:
 
 def _cards(report: Report) -> str:
     funnel = report.funnel
-    cards = [
-        ("Recipients", str(report.rows)),
-        ("Sent", str(funnel.sent)),
-        ("Delivered", f"{funnel.delivered} ({percent(funnel.delivered, funnel.sent)})"),
-        ("Read", f"{funnel.read} ({percent(funnel.read, funnel.sent)})"),
-        ("Failed delivery", str(funnel.failed)),
+    cards = [("Recipients", str(report.rows)), ("Sent", str(funnel.sent))]
+    # Only the steps this channel can report: a "Read 0" card for SMS would only mislead.
+    if funnel.delivered is not None:
+        cards.append(
+            ("Delivered", f"{funnel.delivered} ({percent(funnel.delivered, funnel.sent)})")
+        )
+    if funnel.read is not None:
+        cards.append(("Read", f"{funnel.read} ({percent(funnel.read, funnel.sent)})"))
+    if funnel.failed is not None:
+        cards.append(("Failed delivery", str(funnel.failed)))
+    cards += [
         ("Duration", format_duration(report.duration_s)),
         ("Sending speed", format_rate(report.rate_per_s)),
     ]
@@ -249,7 +255,7 @@ def _reasons_section(report: Report, *, limit: int = 50) -> str:
         f"<td>{escape(reason_label(reason))}</td>"
         f"<td>{'' if reason.error_code is None else reason.error_code}</td>"
         f"<td>{escape(reason.reason)}</td>"
-        f"<td>row {reason.example_row}, {escape(reason.example_phone)}</td></tr>"
+        f"<td>{escape(example_text(reason))}</td></tr>"
         for reason in report.reasons[:limit]
     )
     more = len(report.reasons) - limit

@@ -21,14 +21,26 @@ def reason_label(reason: ReasonCount) -> str:
 
 def funnel_steps(report: Report) -> list[tuple[str, int]]:
     """The funnel steps this channel can report: no "read" without read receipts, and only
-    "sent" when delivery cannot be tracked at all."""
+    "sent" when delivery cannot be tracked at all (the funnel holds None for those)."""
     funnel = report.funnel
-    if not report.delivery_tracked:
-        return [("Sent", funnel.sent)]
-    steps = [("Sent", funnel.sent), ("Delivered", funnel.delivered)]
-    if report.has_read_receipts:
-        steps.append(("Read", funnel.read))
-    return [*steps, ("Failed", funnel.failed)]
+    steps = [
+        ("Sent", funnel.sent),
+        ("Delivered", funnel.delivered),
+        ("Read", funnel.read),
+        ("Failed", funnel.failed),
+    ]
+    return [(label, count) for label, count in steps if count is not None]
+
+
+def example_text(reason: ReasonCount) -> str:
+    """ "row 6, 120: phone '120' is too short for US (+1)": the first row of a kind, with its
+    own reason when that says more than the kind's."""
+    example = f"row {reason.example_row}"
+    if reason.example_phone:
+        example += f", {reason.example_phone}"
+    if reason.example_reason and reason.example_reason != reason.reason:
+        example += f": {reason.example_reason}"
+    return example
 
 
 def iter_reason_lines(report: Report, *, limit: int = 10) -> Iterator[str]:
@@ -37,7 +49,7 @@ def iter_reason_lines(report: Report, *, limit: int = 10) -> Iterator[str]:
         code = f" [code {reason.error_code}]" if reason.error_code is not None else ""
         yield (
             f"  {reason.count:>7}  {reason_label(reason)}{code}: {reason.reason}"
-            f"  (e.g. row {reason.example_row}, {reason.example_phone})"
+            f"  (e.g. {example_text(reason)})"
         )
     if len(report.reasons) > limit:
         yield f"  ... and {len(report.reasons) - limit} more reasons (see --html or --json)"
@@ -94,7 +106,7 @@ def render_text(report: Report) -> str:
     if report.reasons:
         lines += ["", "Why rows were not sent or not delivered (most frequent first):"]
         lines += list(iter_reason_lines(report))
-    if funnel.never_checked and report.delivery_tracked:
+    if funnel.never_checked:
         lines += ["", "Run `bulksend status` to fetch delivery statuses."]
     return "\n".join(lines) + "\n"
 

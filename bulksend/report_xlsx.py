@@ -23,6 +23,7 @@ from bulksend.errors import InputFileError
 from bulksend.report import Report
 from bulksend.report_text import (
     UNTRACKED_NOTE,
+    example_text,
     format_duration,
     format_rate,
     funnel_steps,
@@ -162,6 +163,5 @@ def _summary_rows(report: Report) -> list[list[object]]:
     ]
     for reason in report.reasons:
         code = "" if reason.error_code is None else reason.error_code
-        example = f"row {reason.example_row}, {reason.example_phone}"
-        rows.append([reason_label(reason), reason.count, code, reason.reason, example])
+        rows.append([reason_label(reason), reason.count, code, reason.reason, example_text(reason)])
     return rows

@@ -9,9 +9,11 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bulksend import report as report_module
 from bulksend.report import build_timeline, parse_timestamp, summarize
 from bulksend.report_text import format_duration, render_text
 from bulksend.results import COLUMNS, Outcome, ResultRecord
@@ -226,3 +228,112 @@ def test_sms_report_has_no_read_line() -> None:
     rows = [_sent(2, "2026-05-02T09:00:00Z", "delivered")]
     assert "  read " not in render_text(summarize(rows, channel="sms"))
     assert "  read " in render_text(summarize(rows, channel="whatsapp"))
+
+
+def _invalid(row: int, raw_phone: str) -> ResultRecord:
+    return ResultRecord(
+        row=row,
+        phone=raw_phone,
+        outcome=Outcome.INVALID,
+        identity=f"{raw_phone} #row {row}",
+        error=f"phone {raw_phone!r} is too short for US (+1)",
+        updated_at="2026-05-02T09:00:00Z",
+    )
+
+
+def test_reasons_naming_their_row_group_by_kind_with_one_full_example() -> None:
+    """Five short phones are one reason of five, not five reasons of one; the example keeps the
+    first row's own text."""
+    rows = [_invalid(row, raw) for row, raw in [(9, "99"), (4, "120"), (7, "7"), (5, "12")]]
+    rows.append(_invalid(8, "1"))
+    rows += [_skipped(3, "duplicate of row 2"), _skipped(6, "duplicate of row 5")]
+    rows += [
+        replace(_sent(row, "2026-05-02T09:00:00Z", "failed"), delivery_detail=f"No SIM: {phone}")
+        for row, phone in [(10, "+447700900010"), (11, "+447700900011")]
+    ]
+    report = summarize(rows, channel="sms")
+    short = "phone '120' is too short for US (+1)"
+    assert [
+        (r.outcome, r.reason, r.count, r.example_row, r.example_reason) for r in report.reasons
+    ] == [
+        ("invalid", "phone … is too short for US (+1)", 5, 4, short),
+        ("skipped", "duplicate of row …", 2, 3, "duplicate of row 2"),
+        ("failed", "No SIM: …", 2, 10, "No SIM: +447700900010"),
+    ]
+    text = render_text(report)
+    assert "5  not sent (invalid): phone … is too short for US (+1)" in text
+    assert f"(e.g. row 4, 120: {short})" in text
+    assert report.to_dict()["reasons"][0]["example_reason"] == short
+
+
+def _skipped(row: int, reason: str) -> ResultRecord:
+    phone = "+447700900002"
+    return ResultRecord(
+        row=row, phone=phone, outcome=Outcome.SKIPPED, identity=f"{phone} #row {row}", error=reason
+    )
+
+
+def test_a_reason_with_nothing_row_specific_is_its_own_example() -> None:
+    text = render_text(summarize([_rejected(6, "Phone number is not valid")]))
+    assert "Phone number is not valid  (e.g. row 6, +447700900006)" in text
+
+
+def test_reasons_past_the_cap_are_lumped_and_ranked_last(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the cap the rest are one "other" entry: it never tops the ranking however many
+    rows it gathers, and says it is no single reason."""
+    monkeypatch.setattr(report_module, "MAX_DISTINCT_REASONS", 2)
+    rows = [_rejected(2, "Blocked"), _rejected(3, "Blocked"), _rejected(4, "Opted out")]
+    rows += [_rejected(row, f"Spam filter {chr(65 + row % 26)}{row}x") for row in range(5, 45)]
+    report = summarize(rows)
+    assert [(r.reason, r.count, r.lumped) for r in report.reasons] == [
+        ("Blocked", 2, False),
+        ("Opted out", 1, False),
+        ("(other reasons, not counted one by one)", 40, True),
+    ]
+    assert report.reasons[-1].example_reason == "Spam filter F5x"
+    assert report.to_dict()["reasons"][-1]["lumped"] is True
+    assert sum(r.count for r in report.reasons) == len(rows)
+
+
+def test_vbm_funnel_has_no_delivery_numbers_at_all() -> None:
+    """VBM cannot know delivery: the funnel holds None, never a made-up 0, and --json says
+    tracked false with nulls."""
+    rows = [_sent(2, "2026-05-02T09:00:00Z"), _sent(3, "2026-05-02T09:00:01Z")]
+    report = summarize(rows, channel="vbm")
+    assert report.funnel.sent == 2
+    assert (report.funnel.delivered, report.funnel.read, report.funnel.failed) == (None,) * 3
+    assert (report.funnel.awaiting, report.funnel.never_checked) == (None, None)
+    data = report.to_dict()
+    assert data["funnel"] == {
+        "tracked": False,
+        "sent": 2,
+        "delivered": None,
+        "read": None,
+        "failed": None,
+        "awaiting": None,
+        "never_checked": None,
+    }
+    assert data["delivery_statuses"] == {}
+    assert data["delivery_tracked"] is False
+
+
+def test_sms_funnel_has_no_read_step() -> None:
+    rows = [_sent(2, "2026-05-02T09:00:00Z", "delivered"), _sent(3, "2026-05-02T09:00:01Z")]
+    sms = summarize(rows, channel="sms").to_dict()["funnel"]
+    assert sms == {
+        "tracked": True,
+        "sent": 2,
+        "delivered": 1,
+        "read": None,
+        "failed": 0,
+        "awaiting": 1,
+        "never_checked": 1,
+    }
+    assert summarize(rows, channel="whatsapp").to_dict()["funnel"]["read"] == 0
+
+
+def test_an_example_without_a_phone_names_only_its_row() -> None:
+    empty = replace(_invalid(47, ""), error="the phone cell (column 'Phone') is empty")
+    assert "(e.g. row 47: the phone cell (column 'Phone') is empty)" in render_text(
+        summarize([empty])
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import openpyxl
@@ -100,9 +101,10 @@ def test_json_report_matches_the_text_numbers(campaign_file: Path) -> None:
     assert data["rows"] == 3
     assert data["outcomes"]["sent"] == 2 and data["outcomes"]["rejected"] == 1
     assert data["funnel"] == {
+        "tracked": True,
         "sent": 2,
         "delivered": 1,
-        "read": 0,
+        "read": None,  # SMS has no read receipts
         "failed": 1,
         "awaiting": 0,
         "never_checked": 0,
@@ -204,3 +206,35 @@ def test_json_numbers_equal_the_terminal_numbers(campaign_file: Path, tmp_path: 
     assert shown["segments"] == {"sent": data["segments_sent"]}
     assert sorted(shown["reasons"].values()) == sorted(r["count"] for r in data["reasons"])
     assert sum(shown["reasons"].values()) == 5  # 2 invalid, uncertain, failed, undelivered
+
+
+def test_vbm_report_shows_no_delivery_numbers(campaign_file: Path, tmp_path: Path) -> None:
+    """VBM has no status endpoint: no delivery line, card or JSON number that could be read
+    as "0 delivered", in the terminal, --json or --html."""
+    campaign_file.write_text(
+        CAMPAIGN.replace("channel: sms", "channel: vbm").replace(
+            "text: 'Hi {{ first_name }}'", "template_id: 456\nvariables: [first_name, {value: x}]"
+        ),
+        encoding="utf-8",
+    )
+    write_results(
+        tmp_path / "out" / "results.csv",
+        [
+            sent(2, "+447700900002", "", "2026-05-02T09:00:00Z"),
+            sent(3, "+447700900003", "", "2026-05-02T09:00:01Z"),
+        ],
+    )
+    html_path = tmp_path / "r.html"
+    runner = CliRunner()
+    text = runner.invoke(main, ["report", str(campaign_file)], catch_exceptions=False).output
+    data = json.loads(runner.invoke(main, ["report", str(campaign_file), "--json"]).stdout)
+    runner.invoke(main, ["report", str(campaign_file), "--html", str(html_path)])
+    delivery = text.split("Delivery (of sent rows):")[1].split("Duration")[0]
+    assert "VBM has no status endpoint" in delivery
+    assert not re.search(r"delivered|read|failed|awaiting", delivery.split("VBM")[0])
+    assert data["delivery_tracked"] is False and data["funnel"]["tracked"] is False
+    assert data["funnel"]["sent"] == 2
+    assert all(data["funnel"][k] is None for k in ("delivered", "read", "failed", "awaiting"))
+    assert data["delivery_statuses"] == {}
+    page = html_path.read_text(encoding="utf-8")
+    assert "Delivered" not in page and "Failed delivery" not in page

@@ -159,3 +159,49 @@ def test_reasons_say_not_sent_or_not_delivered() -> None:
     table = next(t for t in root.iter("table") if t.get("id") == "reason-table")
     what = [row.findall("td")[1].text for row in table.iter("tr") if row.findall("td")]
     assert sorted(what) == ["not delivered (failed)", "not sent (rejected)"]
+
+
+def _card_labels(page: str) -> list[str]:
+    root = ET.fromstring(page.removeprefix("<!DOCTYPE html>\n"))
+    return [div.text or "" for div in root.iter("div") if div.get("class") == "label"]
+
+
+def test_cards_show_only_what_the_channel_can_know() -> None:
+    """No "Delivered 0" or "Read 0" card above the note that delivery cannot be tracked."""
+    sent = [r for r in _records() if r.outcome is Outcome.SENT]
+    vbm = _card_labels(render_html(summarize(sent, channel="vbm"), generated_at=GENERATED))
+    sms = _card_labels(render_html(summarize(sent, channel="sms"), generated_at=GENERATED))
+    whatsapp = _card_labels(
+        render_html(summarize(sent, channel="whatsapp"), generated_at=GENERATED)
+    )
+    assert vbm[:2] == ["Recipients", "Sent"] and vbm[2] == "Duration"
+    assert {"Delivered", "Read", "Failed delivery"}.isdisjoint(vbm)
+    assert "Read" not in sms and {"Delivered", "Failed delivery"} <= set(sms)
+    assert {"Delivered", "Read", "Failed delivery"} <= set(whatsapp)
+
+
+def test_vbm_page_lists_no_delivery_statuses() -> None:
+    sent = [r for r in _records() if r.outcome is Outcome.SENT]
+    page = render_html(summarize(sent, channel="vbm"), generated_at=GENERATED)
+    assert 'id="statuses"' not in page and "not checked yet" not in page
+
+
+def test_reason_examples_keep_the_rows_own_text() -> None:
+    records = [
+        ResultRecord(
+            row=row,
+            phone=phone,
+            outcome=Outcome.INVALID,
+            identity=f"{phone} #row {row}",
+            error=f"phone {phone!r} is too short for US (+1)",
+        )
+        for row, phone in [(3, "120"), (4, "99")]
+    ]
+    page = render_html(summarize(records), generated_at=GENERATED)
+    root = ET.fromstring(page.removeprefix("<!DOCTYPE html>\n"))
+    table = next(t for t in root.iter("table") if t.get("id") == "reason-table")
+    [cells] = [
+        [td.text for td in row.findall("td")] for row in table.iter("tr") if row.findall("td")
+    ]
+    assert cells[0] == "2" and cells[3] == "phone … is too short for US (+1)"
+    assert cells[4] == "row 3, 120: phone '120' is too short for US (+1)"
