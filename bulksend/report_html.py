@@ -61,6 +61,8 @@ th { background: #f5f7fa; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .swatch { display: inline-block; width: 0.8rem; height: 0.8rem; border-radius: 2px;
   margin-right: 0.4rem; vertical-align: middle; }
+/* Browsers drop background colours and may grey fills when printing; here colour is meaning. */
+.swatch, svg { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
 .note { color: #52606d; font-size: 0.88rem; }
 svg text { font-family: inherit; }
 @media print {

@@ -186,6 +186,14 @@ def test_vbm_page_lists_no_delivery_statuses() -> None:
     assert 'id="statuses"' not in page and "not checked yet" not in page
 
 
+def test_colours_that_carry_meaning_survive_printing() -> None:
+    """Swatches are backgrounds, which browsers drop in print unless told to keep them."""
+    css = re.search(r"<style>(.*)</style>", _page(), re.S).group(1)
+    rule = re.search(r"\.swatch, svg \{([^}]*)\}", css).group(1)
+    assert "print-color-adjust: exact" in rule
+    assert "-webkit-print-color-adjust: exact" in rule
+
+
 def test_reason_examples_keep_the_rows_own_text() -> None:
     records = [
         ResultRecord(
