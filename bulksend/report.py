@@ -10,17 +10,16 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from bulksend.campaign import Campaign
 from bulksend.channels import Channel
-from bulksend.errors import InputFileError
 from bulksend.prepare import phone_reason_category
-from bulksend.results import Outcome, ResultRecord, ResultsFile
+from bulksend.report_source import iter_results
+from bulksend.results import Outcome, ResultRecord
 
 # A WhatsApp "deleted" happens after delivery, so it counts as delivered in the funnel.
 DELIVERED_STATUSES = frozenset({"delivered", "read", "deleted"})
@@ -342,37 +341,6 @@ def summarize(
     for record in records:
         tally.add(record)
     return replace(tally.finish(channel), campaign_name=campaign_name, results_path=results_path)
-
-
-def iter_results(path: Path) -> Iterator[ResultRecord]:
-    """The results file's records, one per recipient: the last line per identity wins.
-
-    A compacted file (the state after every clean run) is streamed as it is. A journal left by
-    an interrupted send still holds ``pending`` lines and earlier lines of retried rows; it is
-    read twice, the first time noting the last line of each identity (a dict of two ints per
-    recipient, not the records).
-    """
-    if not path.exists():
-        raise InputFileError(
-            "there is no results file yet.", path=path, hint="Run `bulksend send` first."
-        )
-    if not _has_pending(path):
-        yield from _read_records(path)
-        return
-    last_line: dict[int, int] = {}
-    for index, record in enumerate(_read_records(path)):
-        last_line[hash(record.identity)] = index
-    for index, record in enumerate(_read_records(path)):
-        if last_line.get(hash(record.identity)) == index:
-            yield record
-
-
-def _has_pending(path: Path) -> bool:
-    return any(record.outcome is Outcome.PENDING for record in _read_records(path))
-
-
-def _read_records(path: Path) -> Iterator[ResultRecord]:
-    return ResultsFile(path).iter_records()
 
 
 def build_report(campaign: Campaign) -> Report:

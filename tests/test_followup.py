@@ -15,7 +15,7 @@ from bulksend.channels import Channel
 from bulksend.cli import main
 from bulksend.errors import InputFileError
 from bulksend.followup import ADDED_COLUMNS, output_columns, write_followup
-from bulksend.report import iter_results
+from bulksend.report_source import iter_results
 from bulksend.results import COLUMNS, Outcome, ResultRecord, ResultsFile
 from bulksend.sandbox import DEMO_KEYS, Sandbox
 from bulksend.validate import validate_campaign

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from bulksend.cli import main
 from bulksend.errors import InputFileError
-from bulksend.report import iter_results
+from bulksend.report_source import iter_results
 from bulksend.results import COLUMNS, Outcome, ResultRecord
 
 CAMPAIGN = """\

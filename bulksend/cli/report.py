@@ -11,8 +11,9 @@ import click
 from bulksend.campaign import load_campaign
 from bulksend.cli.jsonout import json_option
 from bulksend.followup import FollowupSummary, write_followup
-from bulksend.report import build_report, iter_results
+from bulksend.report import build_report
 from bulksend.report_html import write_html
+from bulksend.report_source import iter_results
 from bulksend.report_text import render_text
 from bulksend.report_xlsx import write_xlsx
 
