@@ -12,7 +12,14 @@ from hypothesis import strategies as st
 
 from bulksend.campaign import Rate
 from bulksend.errors import ConfigError
-from bulksend.pacing import RECOVERY_PER_S, WINDOW_MARGIN, Pacer
+from bulksend.pacing import (
+    BACKOFF_FRACTION,
+    LIMIT_MEMORY_S,
+    RECOVERY_PER_S,
+    SETTLE_FRACTION,
+    WINDOW_MARGIN,
+    Pacer,
+)
 
 
 class FakeTime:
@@ -202,13 +209,14 @@ def test_pause_set_while_waiting_voids_the_reservation(fake: FakeTime) -> None:
 
 
 def test_rate_limited_cuts_the_rate_once_per_period(fake: FakeTime) -> None:
+    """With no grants to measure, the current rate is taken as the one refused."""
     pacer = make_pacer(fake, 10)
     pacer.note_rate_limited()
     pacer.note_rate_limited()  # the same burst of 429s
-    assert pacer.current_rate_per_s == pytest.approx(7.0)
+    assert pacer.current_rate_per_s == pytest.approx(10 * BACKOFF_FRACTION)
     fake.now += 1.0
     pacer.note_rate_limited()
-    assert pacer.current_rate_per_s == pytest.approx(4.9)
+    assert pacer.current_rate_per_s == pytest.approx(10 * BACKOFF_FRACTION**2)
 
 
 def test_rate_never_falls_below_the_floor(fake: FakeTime) -> None:
@@ -223,29 +231,82 @@ def test_grants_are_spaced_at_the_cut_rate(fake: FakeTime) -> None:
     pacer = make_pacer(fake, 10)
     pacer.note_rate_limited()
     times = grant_times(pacer, fake, 3)
-    assert times[2] - times[1] == pytest.approx((1 + WINDOW_MARGIN) / 7.0)
+    assert times[2] - times[1] == pytest.approx((1 + WINDOW_MARGIN) / 8.0)
 
 
-def test_successes_climb_back_slowly_to_the_ceiling(fake: FakeTime) -> None:
-    pacer = make_pacer(fake, 10)
+def test_the_limit_estimate_is_the_rate_that_went_through(fake: FakeTime) -> None:
+    """30/s against a server taking 20 per second: the 21st is refused, 20/s is remembered."""
+    pacer = make_pacer(fake, 30)
+    grant_times(pacer, fake, 21)
     pacer.note_rate_limited()
-    for _ in range(100):  # ten seconds of successes
+    assert pacer.limit_estimate_per_s == pytest.approx(20.0)
+    assert pacer.current_rate_per_s == pytest.approx(20.0 * BACKOFF_FRACTION)
+
+
+def test_successes_climb_slowly_and_settle_under_the_estimate(fake: FakeTime) -> None:
+    pacer = make_pacer(fake, 30)
+    grant_times(pacer, fake, 21)
+    pacer.note_rate_limited()
+    for _ in range(50):  # five seconds of successes: 1 % of the estimate per second
         fake.now += 0.1
         pacer.note_success()
-    expected = 7.0 + 10 * RECOVERY_PER_S * 10.0
-    assert pacer.current_rate_per_s == pytest.approx(expected)
-    for _ in range(400):
+    assert pacer.current_rate_per_s == pytest.approx(16.0 + 20 * RECOVERY_PER_S * 5.0)
+    for _ in range(2000):  # minutes more: never past 90 % of what the server refused
         fake.now += 0.1
         pacer.note_success()
-    assert pacer.current_rate_per_s == 10.0
+    assert pacer.current_rate_per_s == pytest.approx(20.0 * SETTLE_FRACTION)
+
+
+def test_a_long_quiet_spell_lets_the_rate_probe_up_to_the_ceiling(fake: FakeTime) -> None:
+    pacer = make_pacer(fake, 30)
+    grant_times(pacer, fake, 21)
+    pacer.note_rate_limited()
+    steps = int((LIMIT_MEMORY_S + 120) / 0.5)
+    for _ in range(steps):
+        fake.now += 0.5
+        pacer.note_success()
+    assert pacer.limit_estimate_per_s is None
+    assert pacer.current_rate_per_s == 30.0
+
+
+def test_a_later_429_never_raises_the_estimate(fake: FakeTime) -> None:
+    """Even if more seemed to go through (a burst), the lower of the two refusals stands."""
+    pacer = make_pacer(fake, 30, burst=30)
+    grant_times(pacer, fake, 11)
+    pacer.note_rate_limited()
+    assert pacer.limit_estimate_per_s == pytest.approx(10.0)
+    fake.now += 5.0
+    grant_times(pacer, fake, 8)  # the cut window lets 8 of a 30 burst through at once
+    pacer.note_rate_limited()
+    assert pacer.limit_estimate_per_s == pytest.approx(7.0)
+
+
+def test_a_429_answered_during_a_pause_changes_nothing(fake: FakeTime) -> None:
+    """It answers a request sent before the pause: part of the burst that caused it."""
+    pacer = make_pacer(fake, 10)
+    pacer.pause_until(5.0)
+    pacer.note_rate_limited()
+    assert pacer.current_rate_per_s == 10.0 and pacer.limit_estimate_per_s is None
+
+
+def test_a_429_soon_after_a_pause_measures_the_rate_since_the_pause(fake: FakeTime) -> None:
+    """Three grants in the last second, all since the pause: the rate they went at (16/s), not
+    3 per second, is what the server refused."""
+    pacer = make_pacer(fake, 30)
+    grant_times(pacer, fake, 21)
+    pacer.note_rate_limited()  # 20/s remembered, 16/s now
+    pacer.pause_until(fake.now + 2.0)
+    grant_times(pacer, fake, 3)
+    pacer.note_rate_limited()
+    assert pacer.limit_estimate_per_s == pytest.approx(16.0 / (1 + WINDOW_MARGIN))
 
 
 def test_an_idle_gap_earns_at_most_one_second_of_recovery(fake: FakeTime) -> None:
     pacer = make_pacer(fake, 10)
     pacer.note_rate_limited()
-    fake.now += 600.0
+    fake.now += 60.0
     pacer.note_success()
-    assert pacer.current_rate_per_s == pytest.approx(7.0 + 10 * RECOVERY_PER_S)
+    assert pacer.current_rate_per_s == pytest.approx(8.0 + 10 * RECOVERY_PER_S)
 
 
 def test_success_at_the_ceiling_changes_nothing(fake: FakeTime) -> None:
@@ -254,6 +315,16 @@ def test_success_at_the_ceiling_changes_nothing(fake: FakeTime) -> None:
     fake.now += 5
     pacer.note_success()
     assert pacer.current_rate_per_s == 10.0
+
+
+def test_the_window_ceiling_follows_a_cut_rate(fake: FakeTime) -> None:
+    """A large burst cannot overshoot a cut: the window then holds the cut rate's count."""
+    pacer = make_pacer(fake, 30, burst=30)
+    grant_times(pacer, fake, 21)
+    pacer.note_rate_limited()  # 16/s
+    fake.now += 10.0
+    times = grant_times(pacer, fake, 40)
+    assert max_in_any_window(times, 1.0) == 16
 
 
 def test_set_cancel_returns_false_without_waiting(fake: FakeTime) -> None:
@@ -291,12 +362,13 @@ def test_wait_is_computed_not_polled(fake: FakeTime) -> None:
 
 def test_repr_shows_live_state(fake: FakeTime) -> None:
     pacer = make_pacer(fake, 10, burst=2)
+    pacer.note_rate_limited()
     grant_times(pacer, fake, 2)
     pacer.pause_until(3.0)
-    pacer.note_rate_limited()
     text = repr(pacer)
     assert "ceiling=10/1s" in text and "burst=2" in text
-    assert "current=7/s" in text and "in_window=2" in text and "paused_for=3.000s" in text
+    assert "current=8/s" in text and "limit_estimate=10/s" in text
+    assert "in_window=2" in text and "paused_for=3.000s" in text
 
 
 @pytest.mark.parametrize(
@@ -351,3 +423,22 @@ def test_real_cancel_wakes_a_paused_waiter_promptly() -> None:
     waiter.join(timeout=5.0)
     assert not waiter.is_alive()
     assert result == [False]
+
+
+def test_grants_made_while_the_refused_request_was_in_flight_do_not_count(
+    fake: FakeTime,
+) -> None:
+    """Refused after 21 grants, answered 0.2 s (6 grants) later: 20/s is the estimate."""
+    pacer = make_pacer(fake, 30)
+    grant_times(pacer, fake, 21)
+    grant_times(pacer, fake, 6)
+    pacer.note_rate_limited(latency_s=0.2)
+    assert pacer.limit_estimate_per_s == pytest.approx(20.0)
+
+
+def test_a_429_to_a_request_sent_before_a_pause_changes_nothing(fake: FakeTime) -> None:
+    pacer = make_pacer(fake, 10)
+    pacer.pause_until(2.0)
+    grant_times(pacer, fake, 3)
+    pacer.note_rate_limited(latency_s=1.0)  # it left at 1.2 s, inside the pause's burst
+    assert pacer.current_rate_per_s == 10.0
