@@ -23,6 +23,7 @@ import requests
 import urllib3.exceptions
 
 from bulksend.channels import Channel
+from bulksend.retry import parse_retry_at
 
 DEPRECATED_KEY_TEXT = "deprecated api key"
 # Error texts go into one CSV cell and one log line: short, one line, no markup.
@@ -221,7 +222,7 @@ def classify_response(
         error = said or ("" if status in (200, 201) else f"HTTP {_status_words(status)}")
     retry_at = None
     if kind is AnswerKind.RATE_LIMITED:
-        retry_at = _retry_at(body_text, headers, now_utc=now_utc)
+        retry_at = parse_retry_at(body_text, headers, now_utc=now_utc)
     return ApiAnswer(
         kind=kind,
         http_status=status,
@@ -233,14 +234,6 @@ def classify_response(
         error=error,
         retry_at=retry_at,
     )
-
-
-def _retry_at(
-    body_text: str, headers: Mapping[str, str], *, now_utc: dt.datetime
-) -> dt.datetime | None:
-    from bulksend.retry import parse_retry_at  # imported here: retry.py lands separately
-
-    return parse_retry_at(body_text, headers, now_utc=now_utc)
 
 
 def _causes(error: BaseException) -> list[BaseException]:

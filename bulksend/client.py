@@ -35,6 +35,7 @@ from bulksend.answers import (
     classify_response,
     normalize_listing,
     normalize_message,
+    one_line,
     refusal_text,
     text_of,
 )
@@ -197,6 +198,11 @@ class OctopodsClient:
     def get_message(self, message_id: str | int) -> ApiAnswer:
         """One message's status; ``data`` is normalised (see ``answers.normalize_message``)."""
         answer = self._request("GET", self.channel.status_path(message_id))
+        if answer.http_status == 404 and answer.error_code is not None:
+            # A 404 in the API's own error shape is about this message (an id it forgot), not
+            # about api_url: refused for this message only, in the API's words.
+            said = one_line(text_of(answer.data.get("error"))).replace(self._api_key.reveal(), MASK)
+            return replace(answer, kind=AnswerKind.REJECTED, error=said or "HTTP 404")
         if not answer.ok:
             return answer
         return replace(answer, data=normalize_message(answer.data))

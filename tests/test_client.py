@@ -260,3 +260,20 @@ def test_one_client_serves_many_threads(fake_api, make_client) -> None:
     for thread in threads:
         thread.join(timeout=30)
     assert kinds == [AnswerKind.OK] * 20
+
+
+def test_a_404_for_one_message_in_the_apis_error_shape_refuses_only_that_message(
+    fake_api, make_client
+) -> None:
+    """An id the API forgot; a bare 404 (no error code) is a wrong api_url and stops the run."""
+    script, _ = fake_api
+    script.replies[("GET", "/api/v1/sms/messages/42")] = Reply(
+        404, {"request_id": "r", "error_code": 7, "error": "Message does\nnot exist."}
+    )
+    script.replies[("GET", "/api/v1/sms/messages/43")] = Reply(404, {"error": "no route"})
+    client = make_client(Channel.SMS)
+    forgotten = client.get_message(42)
+    assert (forgotten.kind, forgotten.error) == (AnswerKind.REJECTED, "Message does not exist.")
+    wrong_url = client.get_message(43)
+    assert wrong_url.kind is AnswerKind.CAMPAIGN_ERROR
+    assert "404 Not Found for /api/v1/sms/messages/43: check api_url" in wrong_url.error
