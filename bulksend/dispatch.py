@@ -25,7 +25,7 @@ from bulksend.answers import AnswerKind, ApiAnswer
 from bulksend.client import OctopodsClient
 from bulksend.prepare import PreparedRow
 from bulksend.results import Outcome, ResultRecord
-from bulksend.retry import RetryPolicy, seconds_until
+from bulksend.retry import RetryPolicy, rate_limit_wait_s
 
 if TYPE_CHECKING:
     from bulksend.pacing import Pacer
@@ -164,15 +164,19 @@ class RowSender:
                     self.unreachable = True
                     self.halt.set()
 
-    def pause_for_429(self, answer: ApiAnswer, times_limited: int) -> None:
-        jitter_s = self.random_fraction()  # spreads the workers' restarts over a second
-        if answer.retry_at is not None:
-            wait_s = seconds_until(answer.retry_at, now_utc=self.utc_now()) + jitter_s
-        else:
-            cap = self.policy.backoff_s(times_limited, random_fraction=self.random_fraction())
-            wait_s = max(FALLBACK_429_PAUSE_S, cap) + jitter_s
-        self.pacer.note_rate_limited()
-        self.pacer.pause_until(self.monotonic() + wait_s)
+    def pause_for_429(self, answer: ApiAnswer, times_limited: int, latency_s: float) -> None:
+        """Every worker waits until the time the 429 names (plus jitter), and the pacer lowers
+        its rate below what the API refused."""
+        wait_s = rate_limit_wait_s(
+            answer.retry_at,
+            now_utc=self.utc_now(),
+            times_limited=times_limited,
+            policy=self.policy,
+            jitter_fraction=self.random_fraction(),  # spreads the workers' restarts over 1 s
+            backoff_fraction=self.random_fraction(),
+            fallback_s=FALLBACK_429_PAUSE_S,
+        )
+        self.pacer.rate_limited(wait_s, latency_s=latency_s)
         self.on_pause(wait_s, "rate limited by the API (HTTP 429)")
 
 
@@ -188,6 +192,7 @@ class _RowAttempts:
         self.limited = 0
         self.pending_written = False
         self.answered = False  # some attempt got an HTTP answer
+        self.latency_s = 0.0  # of the last request that got an answer
 
     def finish(self, outcome: Outcome, answer: ApiAnswer | None, error: str | None = None) -> None:
         attempts = self.base_attempts + self.requests
@@ -219,7 +224,8 @@ class _RowAttempts:
         sender.sink.count_request()
         if answer.http_status is not None:
             self.answered = True
-            sender.on_latency(sender.monotonic() - started)
+            self.latency_s = sender.monotonic() - started
+            sender.on_latency(self.latency_s)
         return answer
 
     def settle(self, answer: ApiAnswer) -> bool:
@@ -248,7 +254,7 @@ class _RowAttempts:
         if self.limited > RATE_LIMIT_PATIENCE:
             self.finish(Outcome.FAILED, answer, f"rate limited {self.limited} times in a row")
             return True
-        self.sender.pause_for_429(answer, self.limited)
+        self.sender.pause_for_429(answer, self.limited, self.latency_s)
         return False
 
     def after_transient(self, answer: ApiAnswer) -> bool:

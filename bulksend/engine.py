@@ -184,7 +184,7 @@ def send_campaign(
             if campaign.channel.uses_template and campaign.template_id is not None:
                 pacer.acquire()  # a template the caller fetched came from this budget moments ago
                 if template is None:
-                    template = client.get_template(campaign.template_id)
+                    template = client.get_template(campaign.template_id, cancel=cancel)
             run = _Run(campaign, options, client, results, known, template, events, cancel, pacer)
             return run.execute()
 
@@ -391,7 +391,7 @@ class _Run:
         """The key's latest sends, to find the rows an earlier run left in flight. Sending first
         would push those messages out of the 100 the list shows, so a list that does not answer
         stops the run before it sends anything."""
-        answer = self.client.list_messages(limit=100)
+        answer = self.client.list_messages(limit=100, cancel=self.halt)
         if answer.ok:
             return listed_messages(answer.data.get("messages", []))
         if answer.kind is AnswerKind.CAMPAIGN_ERROR:

@@ -248,6 +248,12 @@ class Pacer:
                 self._adaptive = adapted
                 self._void_reservations(now)
 
+    def rate_limited(self, wait_s: float, *, latency_s: float = 0.0) -> None:
+        """A 429 came back: lower the rate (``note_rate_limited``) and hold every caller for
+        ``wait_s`` (from ``retry.rate_limit_wait_s``). What send and status both do on a 429."""
+        self.note_rate_limited(latency_s=latency_s)
+        self.pause_until(self._clock() + wait_s)
+
     def note_success(self) -> None:
         """A request went through: climb back slowly (see ``AdaptiveRate``)."""
         with self._lock:
