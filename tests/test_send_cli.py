@@ -159,6 +159,24 @@ def test_on_a_terminal_send_asks_first(tmp_path, make_sandbox, answer: str, sent
     assert len(sandbox.ledger()) == sent
 
 
+def test_a_resumed_campaigns_confirmation_counts_only_the_rows_left(tmp_path, make_sandbox) -> None:
+    sandbox = make_sandbox()
+    campaign_path = make_campaign(tmp_path, sandbox, rows=7)
+    assert invoke(["send", str(campaign_path), "--yes", "--limit", "3"]).exit_code == 0
+    terminal, child_end = os.openpty()
+    try:
+        process = start_send(campaign_path, stdin=child_end)
+        os.close(child_end)
+        os.write(terminal, b"n\n")
+        returncode, stdout, stderr = finish(process)
+    finally:
+        os.close(terminal)
+    assert returncode == 0, stderr
+    results = tmp_path / "out" / "results.csv"
+    assert re.search(rf"recipients\s+4 of 7 sendable rows \(3 already done in {results}\)", stdout)
+    assert len(sandbox.ledger()) == 3
+
+
 # Exit statuses and summaries -----------------------------------------------------------------
 
 

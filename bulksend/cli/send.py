@@ -172,6 +172,7 @@ def _validate(
 
 def _already_done(campaign: Campaign, options: SendOptions) -> int:
     """Rows of the results file a run will not send again (for the estimate only)."""
+    from bulksend.checkpoint import Checkpoint
     from bulksend.results import ResultsFile
 
     if options.restart or not campaign.results_path.exists():
@@ -179,9 +180,8 @@ def _already_done(campaign: Campaign, options: SendOptions) -> int:
     skip = {Outcome.SENT, Outcome.REJECTED}
     if not options.resend_uncertain:
         skip |= {Outcome.UNCERTAIN, Outcome.PENDING}
-    records = ResultsFile(campaign.results_path).iter_records()
-    last = {record.identity: record.outcome for record in records}
-    return sum(outcome in skip for outcome in last.values())
+    counts = Checkpoint.load(ResultsFile(campaign.results_path).iter_records()).counts()
+    return sum(counts[outcome] for outcome in skip)
 
 
 def confirmation_text(
