@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING
 
 from bulksend.answers import AnswerKind, ApiAnswer
 from bulksend.client import OctopodsClient
+from bulksend.pause import pause_after_429
 from bulksend.prepare import PreparedRow
 from bulksend.results import Outcome, ResultRecord
-from bulksend.retry import RetryPolicy, rate_limit_wait_s
+from bulksend.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from bulksend.pacing import Pacer
@@ -166,17 +167,17 @@ class RowSender:
 
     def pause_for_429(self, answer: ApiAnswer, times_limited: int, latency_s: float) -> None:
         """Every worker waits until the time the 429 names (plus jitter), and the pacer lowers
-        its rate below what the API refused."""
-        wait_s = rate_limit_wait_s(
-            answer.retry_at,
-            now_utc=self.utc_now(),
+        its rate below what the API refused (``pause.pause_after_429``, shared with status)."""
+        wait_s = pause_after_429(
+            self.pacer,
+            answer,
             times_limited=times_limited,
+            latency_s=latency_s,
             policy=self.policy,
-            jitter_fraction=self.random_fraction(),  # spreads the workers' restarts over 1 s
-            backoff_fraction=self.random_fraction(),
+            utc_now=self.utc_now,
+            random_fraction=self.random_fraction,
             fallback_s=FALLBACK_429_PAUSE_S,
         )
-        self.pacer.rate_limited(wait_s, latency_s=latency_s)
         self.on_pause(wait_s, "rate limited by the API (HTTP 429)")
 
 
