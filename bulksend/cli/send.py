@@ -10,16 +10,15 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from bulksend.campaign import Campaign, Rate, load_campaign, parse_rate
 from bulksend.cli.jsonout import json_option
+from bulksend.cli.signals import SIGNAL_EXIT, catch_signals
 from bulksend.errors import CampaignRefusedError, ConfigError, ExitStatus, NothingToSendError
 from bulksend.results import FINAL_OUTCOMES, Outcome, ResultRecord
 
@@ -29,8 +28,6 @@ if TYPE_CHECKING:
     from bulksend.validate import ValidationReport
 
 LOG_EVERY_S = 5.0
-SIGNAL_EXIT = {signal.SIGINT: ExitStatus.INTERRUPTED, signal.SIGTERM: ExitStatus.TERMINATED}
-HARD_EXIT_FLUSH_S = 1.0
 
 
 def parse_rate_option(text: str) -> Rate:
@@ -234,7 +231,7 @@ def _send(
 
     cancel = threading.Event()
     front = Progress(dry_run=options.dry_run, bar=_can_draw_bar(), say=out.say)
-    with _signals(cancel, front) as received, front:
+    with catch_signals(cancel, front) as received, front:
         summary = send_campaign(campaign, options, events=front, cancel=cancel, template=template)
     return summary, received.get("signal")
 
@@ -247,38 +244,6 @@ def _can_draw_bar() -> bool:
         return sys.stderr.isatty() and size.columns > 0 and size.lines > 0
     except (OSError, ValueError):
         return False
-
-
-@contextmanager
-def _signals(cancel: threading.Event, front: Progress) -> Iterator[dict[str, Any]]:
-    """SIGINT/SIGTERM set ``cancel``; a second one exits at once after a bounded flush."""
-    received: dict[str, Any] = {}
-    if threading.current_thread() is not threading.main_thread():
-        yield received
-        return
-
-    def handle(signum: int, frame: FrameType | None) -> None:
-        if "signal" in received:
-            _hard_exit(front.flush, SIGNAL_EXIT.get(signal.Signals(signum), 130))
-        received["signal"] = signal.Signals(signum)
-        front.note("stopping: letting requests in flight finish (press Ctrl-C again to quit)")
-        cancel.set()
-
-    previous = {signum: signal.signal(signum, handle) for signum in SIGNAL_EXIT}
-    try:
-        yield received
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-
-
-def _hard_exit(flush: Callable[[], None] | None, status: int) -> None:
-    # The flush runs on its own thread: the interrupted main thread may hold the journal's lock.
-    if flush is not None:
-        flusher = threading.Thread(target=flush, daemon=True)
-        flusher.start()
-        flusher.join(HARD_EXIT_FLUSH_S)
-    os._exit(int(status))
 
 
 class Progress:
