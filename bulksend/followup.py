@@ -4,19 +4,23 @@ SMS fallback for people who are not on WhatsApp).
 
 Results are matched to sheet rows by identity (the E.164 phone, or the ``key:`` columns), computed
 by the same code that prepared the send (``prepare.iter_checked_rows``), not by row numbers alone:
-the sheet may have been sorted since. The sheet is streamed; memory holds only the failed rows'
-results. A row that is now skipped (a later duplicate, or newly on the suppression list) is left
-out: the follow-up must not message people who asked not to be messaged.
+the sheet may have been sorted since. The sheet is streamed, and the failed recipients' cells wait
+in a scratch SQLite file beside the output (as compaction sorts on disk), so memory stays flat
+however many failed: 287k failed recipients held as records took 276 MB. A row that is now skipped
+(a later duplicate, or newly on the suppression list) is left out: the follow-up must not message
+people who asked not to be messaged.
 """
 
 from __future__ import annotations
 
 import csv
 import os
+import sqlite3
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 from typing import IO
 
 from bulksend.campaign import Campaign
@@ -33,6 +37,8 @@ ADDED_COLUMNS = (
     "bulksend_reason",
     "bulksend_row",
 )
+NOT_FOUND_SHOWN = 10  # rows of recipients no longer in the sheet named in the summary
+SCRATCH_CACHE_KIB = 4096  # SQLite's page cache for the scratch file
 
 
 @dataclass(frozen=True)
@@ -40,7 +46,8 @@ class FollowupSummary:
     path: Path
     written: int  # rows in the follow-up file
     failed: int  # failed recipients in the results file
-    not_found: tuple[ResultRecord, ...]  # failed recipients no longer in the sheet (or skipped)
+    not_found: int  # failed recipients no longer in the sheet (or now skipped)
+    not_found_rows: tuple[int, ...] = ()  # the first NOT_FOUND_SHOWN of their rows, ascending
 
 
 def needs_followup(record: ResultRecord) -> bool:
@@ -82,38 +89,99 @@ def write_followup(
     """
     out_path = Path(out_path)
     _refuse_own_files(campaign, out_path)
-    wanted = _failed_by_identity(records)
-    failed = len(wanted)
     from bulksend.sheets import open_sheet  # imported here like prepare does: sheets is heavy
 
-    source = resolve(campaign, campaign.source)
-    with open_sheet(source, sheet=campaign.sheet, encoding=campaign.encoding) as sheet:
-        columns = output_columns(list(sheet.columns))
-        with _AtomicCsv(out_path) as writer:
-            writer.writerow(columns)
-            written = 0
-            for checked in iter_checked_rows(campaign, sheet=sheet):
-                if checked.prepared.disposition is Disposition.SKIPPED:
-                    continue
-                record = wanted.pop(checked.prepared.identity, None)
-                if record is None:
-                    continue
-                cells = {**checked.values, **followup_cells(record)}
-                writer.writerow([cells.get(column, "") for column in columns])
-                written += 1
-    not_found = tuple(sorted(wanted.values(), key=lambda record: record.row))
-    return FollowupSummary(out_path, written, failed, not_found)
+    with _FailedRecipients(out_path) as wanted:
+        failed = wanted.load(records)
+        source = resolve(campaign, campaign.source)
+        with open_sheet(source, sheet=campaign.sheet, encoding=campaign.encoding) as sheet:
+            columns = output_columns(list(sheet.columns))
+            with _AtomicCsv(out_path) as writer:
+                writer.writerow(columns)
+                written = 0
+                for checked in iter_checked_rows(campaign, sheet=sheet):
+                    if checked.prepared.disposition is Disposition.SKIPPED:
+                        continue
+                    ours = wanted.take(checked.prepared.identity)
+                    if ours is None:
+                        continue
+                    cells = {**checked.values, **ours}
+                    writer.writerow([cells.get(column, "") for column in columns])
+                    written += 1
+        not_found, rows = wanted.left(NOT_FOUND_SHOWN)
+    return FollowupSummary(out_path, written, failed, not_found, rows)
 
 
-def _failed_by_identity(records: Iterable[ResultRecord]) -> dict[str, ResultRecord]:
-    # In an uncompacted journal the last line per identity wins, as everywhere else.
-    wanted: dict[str, ResultRecord] = {}
-    for record in records:
-        if needs_followup(record):
-            wanted[record.identity] = record
-        else:
-            wanted.pop(record.identity, None)
-    return wanted
+class _FailedRecipients:
+    """identity -> the follow-up cells of a failed recipient, in a scratch SQLite file beside
+    ``out_path`` (removed on exit, whatever happens). Use as a context manager."""
+
+    def __init__(self, out_path: Path) -> None:
+        try:
+            handle, name = tempfile.mkstemp(
+                prefix=f".{out_path.name}.", suffix=".sqlite", dir=out_path.parent
+            )
+        except OSError as error:
+            raise _write_error(out_path, error) from error
+        os.close(handle)
+        self._path = Path(name)
+        self._db = sqlite3.connect(name, isolation_level=None)
+        # A scratch file: thrown away after a crash, so it needs no journal and no fsync.
+        for pragma in ("journal_mode = OFF", "synchronous = OFF", "temp_store = FILE"):
+            self._db.execute(f"PRAGMA {pragma}")
+        self._db.execute(f"PRAGMA cache_size = -{SCRATCH_CACHE_KIB}")
+        columns = ", ".join(f"{name} TEXT NOT NULL" for name in ADDED_COLUMNS)
+        self._db.execute(
+            f"CREATE TABLE failed (identity TEXT PRIMARY KEY, row INTEGER NOT NULL, {columns})"
+        )
+        # One transaction for the file's whole life: nothing in it must outlive the call, and a
+        # commit per row would write pages every time.
+        self._db.execute("BEGIN")
+
+    def __enter__(self) -> _FailedRecipients:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._db.close()
+        self._path.unlink(missing_ok=True)
+
+    def load(self, records: Iterable[ResultRecord]) -> int:
+        """Keep the recipients whose last line needs a follow-up; how many they are."""
+        insert = (
+            f"INSERT OR REPLACE INTO failed VALUES ({', '.join('?' * (len(ADDED_COLUMNS) + 2))})"
+        )
+        for record in records:
+            # In an uncompacted journal the last line per identity wins, as everywhere else.
+            if needs_followup(record):
+                cells = followup_cells(record)
+                values = (record.identity, record.row, *(cells[name] for name in ADDED_COLUMNS))
+                self._db.execute(insert, values)
+            else:
+                self._db.execute("DELETE FROM failed WHERE identity = ?", (record.identity,))
+        return self._count()
+
+    def take(self, identity: str) -> dict[str, str] | None:
+        """The follow-up cells of ``identity`` (then forgotten), or None if it did not fail."""
+        found = self._db.execute(
+            f"SELECT {', '.join(ADDED_COLUMNS)} FROM failed WHERE identity = ?", (identity,)
+        ).fetchone()
+        if found is None:
+            return None
+        self._db.execute("DELETE FROM failed WHERE identity = ?", (identity,))
+        return dict(zip(ADDED_COLUMNS, found, strict=True))
+
+    def left(self, shown: int) -> tuple[int, tuple[int, ...]]:
+        """How many were never taken, and the first ``shown`` of their rows."""
+        rows = self._db.execute("SELECT row FROM failed ORDER BY row LIMIT ?", (shown,))
+        return self._count(), tuple(row for (row,) in rows)
+
+    def _count(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM failed").fetchone()[0])
 
 
 def _refuse_own_files(campaign: Campaign, out_path: Path) -> None:
@@ -174,8 +242,12 @@ class _AtomicCsv:
             self._temp.unlink(missing_ok=True)
 
     def _error(self, error: OSError) -> InputFileError:
-        return InputFileError(
-            f"cannot write the follow-up list: {error.strerror or error}",
-            path=self.path,
-            hint="Choose a folder you can write to, and close the file if Excel has it open.",
-        )
+        return _write_error(self.path, error)
+
+
+def _write_error(path: Path, error: OSError) -> InputFileError:
+    return InputFileError(
+        f"cannot write the follow-up list: {error.strerror or error}",
+        path=path,
+        hint="Choose a folder you can write to, and close the file if Excel has it open.",
+    )

@@ -4,7 +4,8 @@ or not delivered, with the reason, ready to be the source of another campaign.""
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable
+import tracemalloc
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -87,7 +88,7 @@ def test_rejected_and_undelivered_rows_keep_every_original_column(
     )
     out = tmp_path / "followup.csv"
     summary = write_followup(campaign, iter_results(campaign.results_path), out)
-    assert (summary.written, summary.failed, summary.not_found) == (3, 3, ())
+    assert (summary.written, summary.failed, summary.not_found) == (3, 3, 0)
     rows = read_csv(out)
     assert list(rows[0]) == ["Phone", "first_name", "Order Id", "city", *ADDED_COLUMNS]
     assert [(r["first_name"], r["Order Id"], r["city"]) for r in rows] == [
@@ -148,7 +149,7 @@ def test_suppressed_and_vanished_recipients_are_left_out(
     summary = write_followup(campaign, iter_results(campaign.results_path), out)
     assert [r["first_name"] for r in read_csv(out)] == ["Di"]
     assert summary.failed == 3 and summary.written == 1
-    assert sorted(r.row for r in summary.not_found) == [3, 9]
+    assert (summary.not_found, summary.not_found_rows) == (2, (3, 9))
 
 
 def test_the_last_line_of_a_journal_decides(tmp_path: Path, campaign_path: Path) -> None:
@@ -166,6 +167,38 @@ def test_the_last_line_of_a_journal_decides(tmp_path: Path, campaign_path: Path)
     out = tmp_path / "followup.csv"
     write_followup(campaign, ResultsFile(campaign.results_path).iter_records(), out)
     assert [r["bulksend_reason"] for r in read_csv(out)] == ["still bad"]
+
+
+def test_memory_does_not_grow_with_the_failures(tmp_path: Path, campaign_path: Path) -> None:
+    """50,000 failed recipients no longer in the sheet: their cells wait on disk, not in memory
+    (held as records they took ~20 MB), and the summary names the first rows left out."""
+    campaign = load_campaign(campaign_path)
+    failures = 50_000
+
+    def rejected() -> Iterator[ResultRecord]:
+        for row in range(100, 100 + failures):
+            yield record(row, Outcome.REJECTED, error=f"Phone of row {row} is not on WhatsApp.")
+
+    tracemalloc.start()
+    try:
+        summary = write_followup(campaign, rejected(), tmp_path / "followup.csv")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert (summary.failed, summary.written, summary.not_found) == (failures, 0, failures)
+    assert summary.not_found_rows == tuple(range(100, 110))
+    assert peak < 3_000_000
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_the_scratch_file_goes_away_when_the_sheet_fails(
+    tmp_path: Path, campaign_path: Path
+) -> None:
+    campaign = load_campaign(campaign_path)
+    (tmp_path / "people.csv").write_text("Phone,first_name\n", encoding="utf-8")
+    with pytest.raises(InputFileError, match="no data rows"):
+        write_followup(campaign, [record(3, Outcome.REJECTED)], tmp_path / "f.csv")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["people.csv", "wa.yaml"]
 
 
 @pytest.mark.parametrize("target", ["people.csv", "out/results.csv", "wa.yaml"])

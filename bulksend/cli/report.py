@@ -92,10 +92,10 @@ def followup_notes(summary: FollowupSummary) -> list[str]:
         f"written to {summary.path}"
     ]
     if summary.not_found:
-        rows = ", ".join(str(record.row) for record in summary.not_found[:10])
-        more = " ..." if len(summary.not_found) > 10 else ""
+        rows = ", ".join(str(row) for row in summary.not_found_rows)
+        more = " ..." if summary.not_found > len(summary.not_found_rows) else ""
         notes.append(
-            f"  {len(summary.not_found)} are no longer in the spreadsheet, or are now skipped "
+            f"  {summary.not_found} are no longer in the spreadsheet, or are now skipped "
             f"(duplicate or suppressed), so they were left out: rows {rows}{more}"
         )
     return notes
