@@ -11,6 +11,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
+from bulksend import report_xlsx
 from bulksend.cli import main
 from bulksend.errors import InputFileError
 from bulksend.report_source import iter_results
@@ -238,3 +239,19 @@ def test_vbm_report_shows_no_delivery_numbers(campaign_file: Path, tmp_path: Pat
     assert data["delivery_statuses"] == {}
     page = html_path.read_text(encoding="utf-8")
     assert "Delivered" not in page and "Failed delivery" not in page
+
+
+def test_a_workbook_past_excels_limit_says_where_the_rest_is(
+    campaign_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(report_xlsx, "EXCEL_MAX_ROWS", 3)  # 3 recipients, room for 2
+    xlsx_path = tmp_path / "r.xlsx"
+    result = CliRunner().invoke(
+        main, ["report", str(campaign_file), "--xlsx", str(xlsx_path)], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    assert f"workbook written to {xlsx_path}\n  The Rows sheet holds the first 2 of 3" in (
+        result.output
+    )
+    assert "(1 left out)" in result.output and "out/results.csv" in result.output
+    assert len(list(openpyxl.load_workbook(xlsx_path)["Rows"].iter_rows())) == 3

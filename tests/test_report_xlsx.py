@@ -108,3 +108,42 @@ def test_summary_reasons_say_what_happened_with_an_example(tmp_path: Path) -> No
     reasons = rows[start + 1 : start + 3]
     assert sorted(row[0] for row in reasons) == ["not delivered (failed)", "not sent (rejected)"]
     assert ("row 4, +447700900003") in [row[4] for row in reasons]
+
+
+def _many(count: int) -> list[ResultRecord]:
+    phones = {row: f"+44770090{row:04d}" for row in range(2, 2 + count)}
+    return [
+        ResultRecord(row=row, phone=phone, outcome=Outcome.SENT, identity=phone)
+        for row, phone in phones.items()
+    ]
+
+
+def test_rows_past_the_sheet_limit_are_left_out_and_said_so(tmp_path: Path) -> None:
+    """Past Excel's row limit the Rows sheet keeps the first recipients that fit, and the
+    Summary sheet says first thing how many are missing and where they all are."""
+    records = _many(5)
+    path = tmp_path / "report.xlsx"
+    report = summarize(records, channel="sms", results_path="out/results.csv")
+    summary = write_xlsx(report, lambda: records, path, max_rows=3)
+    assert (summary.recipients, summary.rows_written, summary.rows_left_out) == (5, 2, 3)
+    workbook = openpyxl.load_workbook(path)
+    rows = list(workbook["Rows"].iter_rows(values_only=True))
+    assert [row[0] for row in rows] == ["row", 2, 3]
+    assert workbook["Rows"].auto_filter.ref.endswith("3")
+    note = next(workbook["Summary"].iter_rows(min_row=2, max_row=2, values_only=True))[0]
+    assert note == (
+        "The Rows sheet holds the first 2 of 5 recipients (3 left out): an Excel sheet takes "
+        "1,048,576 rows. All of them are in the results file out/results.csv."
+    )
+
+
+def test_rows_that_fit_exactly_need_no_note(tmp_path: Path) -> None:
+    records = _many(2)
+    path = tmp_path / "report.xlsx"
+    summary = write_xlsx(summarize(records), lambda: records, path, max_rows=3)
+    assert summary.rows_left_out == 0
+    workbook = openpyxl.load_workbook(path)
+    assert len(list(workbook["Rows"].iter_rows())) == 3
+    assert not any(
+        "left out" in str(row[0]) for row in workbook["Summary"].iter_rows(values_only=True)
+    )

@@ -15,7 +15,7 @@ from bulksend.report import build_report
 from bulksend.report_html import write_html
 from bulksend.report_source import iter_results
 from bulksend.report_text import render_text
-from bulksend.report_xlsx import write_xlsx
+from bulksend.report_xlsx import left_out_note, write_xlsx
 
 OUTPUT_FILE = click.Path(dir_okay=False, writable=True, path_type=Path)
 
@@ -32,7 +32,8 @@ OUTPUT_FILE = click.Path(dir_okay=False, writable=True, path_type=Path)
     "--xlsx",
     "xlsx_path",
     type=OUTPUT_FILE,
-    help="Also write the results as an Excel workbook (Summary and Rows sheets).",
+    help="Also write the results as an Excel workbook (Summary and Rows sheets; past "
+    "Excel's 1,048,576 rows the Rows sheet holds the first recipients and says so).",
 )
 @click.option(
     "--failed-out",
@@ -69,8 +70,10 @@ def command(
         write_html(report, html_path, generated_at=datetime.now(UTC))
         notes.append(f"HTML report written to {html_path}")
     if xlsx_path is not None:
-        write_xlsx(report, lambda: iter_results(campaign.results_path), xlsx_path)
+        workbook = write_xlsx(report, lambda: iter_results(campaign.results_path), xlsx_path)
         notes.append(f"workbook written to {xlsx_path}")
+        if workbook.rows_left_out:
+            notes.append(f"  {left_out_note(workbook, report.results_path)}")
     if failed_path is not None:
         followup = write_followup(campaign, iter_results(campaign.results_path), failed_path)
         notes += followup_notes(followup)
