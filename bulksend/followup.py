@@ -19,8 +19,8 @@ import sqlite3
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from types import TracebackType
 from typing import IO
 
 from bulksend.campaign import Campaign
@@ -29,6 +29,7 @@ from bulksend.errors import InputFileError
 from bulksend.prepare import Disposition, iter_checked_rows, resolve
 from bulksend.report import FAILED_DELIVERY_STATUSES
 from bulksend.results import Outcome, ResultRecord
+from bulksend.scratch import scratch_database
 
 ADDED_COLUMNS = (
     "bulksend_outcome",
@@ -91,7 +92,11 @@ def write_followup(
     _refuse_own_files(campaign, out_path)
     from bulksend.sheets import open_sheet  # imported here like prepare does: sheets is heavy
 
-    with _FailedRecipients(out_path) as wanted:
+    cannot_write = partial(_write_error, out_path)
+    with scratch_database(
+        out_path, cannot_write=cannot_write, cache_kib=SCRATCH_CACHE_KIB
+    ) as database:
+        wanted = _FailedRecipients(database)
         failed = wanted.load(records)
         source = resolve(campaign, campaign.source)
         with open_sheet(source, sheet=campaign.sheet, encoding=campaign.encoding) as sheet:
@@ -113,23 +118,11 @@ def write_followup(
 
 
 class _FailedRecipients:
-    """identity -> the follow-up cells of a failed recipient, in a scratch SQLite file beside
-    ``out_path`` (removed on exit, whatever happens). Use as a context manager."""
+    """identity -> the follow-up cells of a failed recipient, in a scratch SQLite database
+    (``scratch.scratch_database``) rather than in memory."""
 
-    def __init__(self, out_path: Path) -> None:
-        try:
-            handle, name = tempfile.mkstemp(
-                prefix=f".{out_path.name}.", suffix=".sqlite", dir=out_path.parent
-            )
-        except OSError as error:
-            raise _write_error(out_path, error) from error
-        os.close(handle)
-        self._path = Path(name)
-        self._db = sqlite3.connect(name, isolation_level=None)
-        # A scratch file: thrown away after a crash, so it needs no journal and no fsync.
-        for pragma in ("journal_mode = OFF", "synchronous = OFF", "temp_store = FILE"):
-            self._db.execute(f"PRAGMA {pragma}")
-        self._db.execute(f"PRAGMA cache_size = -{SCRATCH_CACHE_KIB}")
+    def __init__(self, database: sqlite3.Connection) -> None:
+        self._db = database
         columns = ", ".join(f"{name} TEXT NOT NULL" for name in ADDED_COLUMNS)
         self._db.execute(
             f"CREATE TABLE failed (identity TEXT PRIMARY KEY, row INTEGER NOT NULL, {columns})"
@@ -137,18 +130,6 @@ class _FailedRecipients:
         # One transaction for the file's whole life: nothing in it must outlive the call, and a
         # commit per row would write pages every time.
         self._db.execute("BEGIN")
-
-    def __enter__(self) -> _FailedRecipients:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._db.close()
-        self._path.unlink(missing_ok=True)
 
     def load(self, records: Iterable[ResultRecord]) -> int:
         """Keep the recipients whose last line needs a follow-up; how many they are."""

@@ -17,6 +17,7 @@ import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TextIO
 
@@ -32,6 +33,7 @@ from bulksend.record import (
     RecordParser,
     ResultRecord,
 )
+from bulksend.scratch import scratch_database
 
 # The record's names are imported from here throughout bulksend: the results file's vocabulary.
 __all__ = [
@@ -104,7 +106,9 @@ class ResultsFile:
         if not self.exists():
             return
         self._remove_scratch_files()
-        with LatestLines(self.path.parent, prefix=f".{self.path.name}.") as latest:
+        cannot_write = partial(_write_error, self.path)
+        with scratch_database(self.path, cannot_write=cannot_write) as database:
+            latest = LatestLines(database)
             tally = _Tally()
             latest.add(tally.lines(self._scan()))
             if tally.clean and tally.in_row_order and latest.lines == len(latest):
