@@ -297,8 +297,32 @@ def classify_exception(error: BaseException) -> ApiAnswer:
     return ApiAnswer(kind=kind, error=_reason(error, kind))
 
 
-def refusal_text(channel: Channel, answer: ApiAnswer, *, key_env: str | None) -> tuple[str, str]:
-    """(message, what to do) for a campaign-wide answer, by the family's error code."""
+# How to carry on, per command that met a campaign-wide answer: after a new key, after a fix
+# elsewhere, and for an answer no other advice fits.
+_CARRY_ON = {
+    "send": (
+        "run send again (rows not yet sent will be sent)",
+        "Rows not yet sent stay resumable: run send again once it is fixed.",
+        "Fix the campaign and run send again; rows not yet sent stay resumable.",
+    ),
+    "status": (
+        "run status again (the delivery answers already received are kept)",
+        "The delivery answers already received are kept: run status again once it is fixed.",
+        "Check api_url and api_key_env in the campaign file, then run status again; the "
+        "delivery answers already received are kept.",
+    ),
+}
+
+
+def refusal_text(
+    channel: Channel, answer: ApiAnswer, *, key_env: str | None, command: str = "send"
+) -> tuple[str, str]:
+    """(message, what to do) for a campaign-wide answer, by the family's error code.
+
+    ``command`` ("send" or "status") is the command that met it: the advice says how to carry on
+    with that one.
+    """
+    again, resumable, otherwise = _CARRY_ON[command]
     said = f" The API said: {answer.error}" if answer.error else ""
     where = f"the environment variable {key_env}" if key_env else "the api_key_env variable"
     code = answer.error_code
@@ -306,7 +330,7 @@ def refusal_text(channel: Channel, answer: ApiAnswer, *, key_env: str | None) ->
         return (
             f"The {channel.value} API key was rotated or revoked.{said}",
             f"Copy the current key from the {channel.value} channel settings in Octopods into "
-            f"{where}, then run send again (rows not yet sent will be sent).",
+            f"{where}, then {again}.",
         )
     if answer.http_status in (401, 403):
         return (
@@ -321,7 +345,7 @@ def refusal_text(channel: Channel, answer: ApiAnswer, *, key_env: str | None) ->
             "the template is on.",
         )
     if answer.http_status is not None and answer.http_status != 400:
-        return _unexpected_status_refusal(answer.http_status, answer.error)
+        return _unexpected_status_refusal(answer.http_status, answer.error, resumable)
     if code == 1:
         return (
             f"A required field is missing from every message.{said}",
@@ -336,12 +360,11 @@ def refusal_text(channel: Channel, answer: ApiAnswer, *, key_env: str | None) ->
         )
     return (
         f"The API refused the campaign (HTTP {answer.http_status}, code {code}).{said}",
-        "Fix the campaign and run send again; rows not yet sent stay resumable.",
+        otherwise,
     )
 
 
-def _unexpected_status_refusal(status: int, error: str) -> tuple[str, str]:
-    resumable = "Rows not yet sent stay resumable: run send again once it is fixed."
+def _unexpected_status_refusal(status: int, error: str, resumable: str) -> tuple[str, str]:
     message = f"{error[:1].upper()}{error[1:]}." if error else f"The API answered HTTP {status}."
     if 300 <= status < 400:
         hint = (
