@@ -84,6 +84,10 @@ def test_a_revoked_key_exits_3_without_showing_the_key(
     result = CliRunner().invoke(main, ["status", str(path)], env={"STATUS_TEST_KEY": key})
     assert result.exit_code == 3
     assert "rotated or revoked" in result.output
+    assert "then run status again (the delivery answers already received are kept)." in (
+        result.output
+    )
+    assert "run send again" not in result.output
     assert key not in result.output
 
 
@@ -151,3 +155,34 @@ def test_whatsapp_summary_says_delivered_may_still_become_read(
     delivered = sum(r.delivery_status == "delivered" for r in records)
     assert delivered, "the seed must leave some recipients with read receipts off"
     assert f"({delivered} delivered, which WhatsApp may still report read)" in result.output
+
+
+def test_an_api_that_never_answers_stops_the_run_with_exit_4_and_says_why(
+    tmp_path: Path, make_sandbox: Callable[..., Sandbox]
+) -> None:
+    """Every connection dropped: three rows in a row without an answer end the run at once."""
+    sandbox = make_sandbox(delivery_step_s=0.0, seed=3)
+    path = prepared(tmp_path, sandbox, Channel.SMS, 30)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write("max_attempts: 1\n")  # no backoff between attempts: the test stays quick
+    sandbox.set_faults(drop_share=1.0)
+    result = run(path, key=DEMO_KEYS[Channel.SMS])
+    assert result.exit_code == 4, result.output
+    assert "stopped early: the API could not be reached: 3 messages in a row got no answer" in (
+        result.stdout
+    )
+    assert f"run `bulksend status {path}` again later" in result.stdout
+
+
+def test_timeout_bounds_a_run_without_watch_too(
+    tmp_path: Path, make_sandbox: Callable[..., Sandbox]
+) -> None:
+    """At 1/s, a 1 s timeout leaves most of 10 rows unasked: exit 4, and the summary says so."""
+    sandbox = make_sandbox(delivery_step_s=0.0, seed=3)
+    path = campaign_file(tmp_path, Channel.SMS, api_url=sandbox.base_url, rate="1/s")
+    write_results(load_campaign(path).results_path, send_messages(sandbox, Channel.SMS, 10))
+    result = run(path, "--timeout", "1s", "--json", key=DEMO_KEYS[Channel.SMS])
+    assert result.exit_code == 4, result.output
+    data = json.loads(result.stdout)
+    assert data["timed_out"] and 0 < data["asked"] < 10
+    assert data["not_asked"] == 10 - data["asked"] and data["exit_status"] == 4

@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 import re
 import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
-from bulksend.campaign import load_campaign
+from bulksend.campaign import Campaign, load_campaign
 from bulksend.channels import Channel
 from bulksend.cli.jsonout import json_option
+from bulksend.cli.signals import SIGNAL_EXIT, catch_signals
+from bulksend.errors import ExitStatus
 from bulksend.status import StatusProgress, StatusSummary, check_status
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h)?\s*$", re.IGNORECASE)
@@ -51,9 +55,8 @@ class Duration(click.ParamType):
     "--timeout",
     "timeout_s",
     type=Duration(),
-    default="1h",
-    show_default=True,
-    help="Give up watching after this long.",
+    default=None,
+    help="Stop after this long, even mid-round (default: 1h with --watch, none without).",
 )
 @json_option("Print the summary as JSON only.")
 @click.pass_context
@@ -62,7 +65,7 @@ def command(
     campaign_file: Path,
     watch: bool,
     interval_s: float,
-    timeout_s: float,
+    timeout_s: float | None,
     as_json: bool,
 ) -> None:
     """Ask the API whether each sent message was delivered, read or failed, and write
@@ -70,40 +73,69 @@ def command(
     delivered_at, read_at, last_updated, status_checked_at).
 
     \b
-    Only messages without a final status are asked about, paced under the
-    campaign's rate. It refuses to run while a send holds the results file, and an
-    interrupted run keeps what it learnt. VBM has no status endpoint: it says so.
+    Only messages without a final status are asked about, by several workers paced
+    under the campaign's rate. Each answer is saved as it comes (in RESULTS.status
+    beside the results file) and merged into the results file at the end, so Ctrl-C
+    or SIGTERM loses nothing. It refuses to run while a send holds the results file.
+    VBM has no status endpoint: it says so.
 
     \b
     Exit status: 0 every message it meant to ask about was asked (also for VBM);
     2 config or input error; 3 the API refused the key; 4 some could not be asked
-    (network or server trouble): run it again later; 130 interrupted.
+    (network or server trouble, API unreachable, --timeout): run it again later;
+    130 Ctrl-C; 143 SIGTERM.
     """
     campaign = load_campaign(campaign_file)
-    progress = ProgressLine(enabled=not as_json)
-    summary = check_status(
-        campaign,
-        watch=watch,
-        interval_s=interval_s,
-        timeout_s=timeout_s,
-        events=progress.show,
-    )
-    progress.close()
+    summary, exit_status = _check(campaign, watch, interval_s, timeout_s, as_json=as_json)
     if as_json:
-        click.echo(json.dumps(summary_dict(summary), indent=2, ensure_ascii=False))
+        click.echo(json.dumps(summary_dict(summary, exit_status), indent=2, ensure_ascii=False))
     else:
         click.echo(format_summary(summary, campaign_file))
-    ctx.exit(int(summary.exit_status))
+    ctx.exit(int(exit_status))
+
+
+def _check(
+    campaign: Campaign, watch: bool, interval_s: float, timeout_s: float | None, *, as_json: bool
+) -> tuple[StatusSummary, ExitStatus]:
+    """The run under send's signal handling: the first SIGINT/SIGTERM stops it after the
+    requests in flight (their answers are kept), and names the exit status (130/143)."""
+    progress = ProgressLine(enabled=not as_json)
+    cancel = threading.Event()
+    with catch_signals(cancel, progress) as received:
+        try:
+            summary = check_status(
+                campaign,
+                watch=watch,
+                interval_s=interval_s,
+                timeout_s=timeout_s,
+                events=progress.show,
+                cancel=cancel,
+            )
+        finally:
+            progress.close()
+    if "signal" in received:
+        return summary, SIGNAL_EXIT[received["signal"]]
+    return summary, summary.exit_status
 
 
 class ProgressLine:
-    """One line on stderr, rewritten in place on a terminal, one per round otherwise."""
+    """One line on stderr, rewritten in place on a terminal, one per round otherwise; also the
+    front the signal handler talks to (``cli.signals.SignalFront``)."""
+
+    # Every answer is on disk before it is counted, so a hard exit has nothing to flush.
+    flush: Callable[[], None] | None = None
 
     def __init__(self, *, enabled: bool) -> None:
         self.enabled = enabled
         self.tty = sys.stderr.isatty()
         self.shown = False
         self.last_round = 0
+
+    def note(self, text: str) -> None:
+        if self.shown:
+            click.echo("", err=True)
+            self.shown = False
+        click.echo(text, err=True)
 
     def show(self, progress: StatusProgress) -> None:
         if not self.enabled:
@@ -123,9 +155,10 @@ class ProgressLine:
     def close(self) -> None:
         if self.shown:
             click.echo("", err=True)
+            self.shown = False
 
 
-def summary_dict(summary: StatusSummary) -> dict[str, object]:
+def summary_dict(summary: StatusSummary, exit_status: ExitStatus) -> dict[str, object]:
     return {
         "channel": summary.channel.value,
         "tracked": summary.tracked,
@@ -134,12 +167,15 @@ def summary_dict(summary: StatusSummary) -> dict[str, object]:
         "awaiting": summary.awaiting,
         "unreachable": summary.unreachable,
         "refused": summary.refused,
+        "not_asked": summary.not_asked,
         "statuses": dict(summary.statuses),
         "rounds": summary.rounds,
+        "workers": summary.workers,
         "timed_out": summary.timed_out,
         "cancelled": summary.cancelled,
+        "stopped": summary.stopped or None,
         "untracked_reason": summary.untracked_reason or None,
-        "exit_status": int(summary.exit_status),
+        "exit_status": int(exit_status),
     }
 
 
@@ -165,12 +201,20 @@ def format_summary(summary: StatusSummary, campaign_file: Path) -> str:
             f"  {summary.refused} message(s) the status endpoint would not answer for: "
             "their delivery_detail in the results file says why"
         )
+    again = f"run `bulksend status {campaign_file}` again later"
+    if summary.stopped:
+        lines.append(f"  stopped early: {summary.stopped}; check api_url and the network, {again}")
     if summary.unreachable:
         lines.append(
-            f"  {summary.unreachable} could not be asked (network or server trouble): "
-            f"run `bulksend status {campaign_file}` again later"
+            f"  {summary.unreachable} could not be asked (network or server trouble): {again}"
         )
-    if summary.timed_out:
+    if summary.cancelled:
+        lines.append(f"  interrupted: the answers received are kept; {again}")
+    elif summary.timed_out and summary.not_asked:
+        lines.append(f"  --timeout passed before {summary.not_asked} could be asked: {again}")
+    elif summary.timed_out:
         lines.append("  --watch stopped at its timeout")
+    elif summary.not_asked and not summary.stopped:
+        lines.append(f"  {summary.not_asked} not asked yet: {again}")
     lines.append(f"next: `bulksend report {campaign_file}`")
     return "\n".join(lines)
