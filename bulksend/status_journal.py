@@ -9,7 +9,7 @@ results lock, and merging the same sidecar twice gives the same file, so a crash
 rewrite and the sidecar's removal costs nothing.
 
 During the merge the answers are looked up by message id in a scratch SQLite file beside the
-results (as ``compaction.LatestLines`` sorts lines), so memory stays flat however many answered.
+results (``scratch.scratch_database``), so memory stays flat however many answered.
 """
 
 from __future__ import annotations
@@ -20,15 +20,14 @@ import logging
 import os
 import re
 import sqlite3
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from types import TracebackType
 
 from bulksend.errors import BulksendError
 from bulksend.journal import Journal
 from bulksend.record import DELIVERY_COLUMNS
 from bulksend.results import Outcome, ResultRecord, ResultsFile
+from bulksend.scratch import scratch_database
 from bulksend.status_fields import StatusAnswer, apply_answers
 
 logger = logging.getLogger(__name__)
@@ -38,7 +37,6 @@ COLUMNS = ("message_id", "identity", "kind", *DELIVERY_COLUMNS, "end")
 # Every line ends in this cell: a line a crash cut short lacks it and is skipped.
 END_MARK = "end"
 ANSWER, REFUSAL = "answer", "refusal"
-CACHE_KIB = 8192  # the scratch index's page cache
 LOOKUP_BATCH = 500  # rows whose answers one query fetches (SQLite allows 999 parameters at least)
 _LINE_BREAKS = re.compile(r"[\r\n]+")
 
@@ -159,17 +157,10 @@ def _answer(cells: list[str], position: dict[str, int]) -> StatusAnswer:
 
 
 class AnswerIndex:
-    """Answers by message id in a scratch SQLite file; a context manager that removes it."""
+    """Answers by message id, in a scratch database (``scratch.scratch_database``)."""
 
-    def __init__(self, folder: Path, *, prefix: str) -> None:
-        descriptor, name = tempfile.mkstemp(prefix=prefix, suffix=".sqlite", dir=folder)
-        os.close(descriptor)
-        self._path = Path(name)
-        self._db = sqlite3.connect(name, isolation_level=None)
-        # Thrown away after a crash (the sidecar is the record), so no journal and no fsync.
-        for pragma in ("journal_mode = OFF", "synchronous = OFF", "temp_store = FILE"):
-            self._db.execute(f"PRAGMA {pragma}")
-        self._db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+    def __init__(self, database: sqlite3.Connection) -> None:
+        self._db = database
         columns = ", ".join(f"{name} TEXT NOT NULL" for name in DELIVERY_COLUMNS)
         self._db.execute(
             "CREATE TABLE answers (message_id TEXT NOT NULL, seq INTEGER NOT NULL, "
@@ -177,18 +168,6 @@ class AnswerIndex:
             "PRIMARY KEY (message_id, seq)) WITHOUT ROWID"
         )
         self.answers = 0
-
-    def __enter__(self) -> AnswerIndex:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._db.close()
-        self._path.unlink(missing_ok=True)
 
     def add(self, answers: Iterable[StatusAnswer]) -> None:
         def rows() -> Iterator[tuple[object, ...]]:
@@ -233,8 +212,16 @@ def merge_answers(
     called when there was nothing to merge). The caller holds the results lock."""
     if not sidecar.exists():
         return 0
-    prefix = f".{results.path.name}.status-"
-    with AnswerIndex(results.path.parent, prefix=prefix) as index:
+
+    def cannot_write(exc: OSError) -> BulksendError:
+        return BulksendError(
+            f"cannot merge the delivery answers of {sidecar} into {results.path}: {exc.strerror}",
+            hint="Free some disk space or fix the folder's permissions, then run status again: "
+            "the answers stay in the journal until they are merged.",
+        )
+
+    with scratch_database(results.path, cannot_write=cannot_write) as database:
+        index = AnswerIndex(database)
         index.add(read_answers(sidecar))
         if index.answers:
             results.rewrite(_merged(results.iter_records(), index, on_record))
