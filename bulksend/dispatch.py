@@ -1,4 +1,4 @@
-"""One row through the API, and the worker threads that do it for many rows at once.
+"""One row through the API: what each worker thread (``workers.WorkerPool``) does with a row.
 
 Per row: wait for the pacer, write a durable ``pending`` line, send, turn the answer into an
 outcome. 429s pause every worker and retry the row; transient trouble backs off with full jitter
@@ -10,13 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
-import queue
 import random
-import statistics
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -27,38 +23,20 @@ from bulksend.pause import pause_after_429
 from bulksend.prepare import PreparedRow
 from bulksend.results import Outcome, ResultRecord
 from bulksend.retry import RetryPolicy
+from bulksend.workers import NoAnswerStreak
 
 if TYPE_CHECKING:
     from bulksend.pacing import Pacer
 
 logger = logging.getLogger(__name__)
 
-MAX_WORKERS = 64
-# Rows in a row whose every attempt failed to connect: past this the API is taken for unreachable
-# and the run stops, instead of spending max_attempts on each of the remaining rows.
-UNREACHABLE_ROWS = 3
 # How many 429s one row may meet before it is recorded as failed (they do not use up attempts).
 RATE_LIMIT_PATIENCE = 20
 FALLBACK_429_PAUSE_S = 1.0
-LATENCY_SAMPLES = 64
-QUEUE_POLL_S = 0.1
 
 
 def iso_utc(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def auto_workers(rate_per_s: float, latency_s: float | None = None) -> int:
-    """Workers needed to hold ``rate_per_s`` when a request takes ``latency_s``.
-
-    Before any latency is measured: rate/10, at least 4 (enough for 10/s at 400 ms). Afterwards:
-    rate x median latency (Little's law) with 25% headroom plus one. Never above 64.
-    """
-    if latency_s is None:
-        wanted = max(4, math.ceil(rate_per_s / 10))
-    else:
-        wanted = math.ceil(rate_per_s * latency_s * 1.25) + 1
-    return max(1, min(MAX_WORKERS, wanted))
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +89,7 @@ class RowSender:
     on_latency: Callable[[float], None] = lambda seconds: None
     refusal: ApiAnswer | None = None
     unreachable: bool = False  # set when the run stopped because nothing answered
-    _unanswered_rows: int = 0
+    no_answer: NoAnswerStreak = field(default_factory=NoAnswerStreak)
     _refusal_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record(
@@ -155,15 +133,12 @@ class RowSender:
         self.halt.set()
 
     def note_row_end(self, outcome: Outcome, *, answered: bool) -> None:
-        """Count rows that failed without one HTTP answer; halt after UNREACHABLE_ROWS in a row."""
-        with self._refusal_lock:
-            if answered:
-                self._unanswered_rows = 0
-            elif outcome is Outcome.FAILED:
-                self._unanswered_rows += 1
-                if self._unanswered_rows >= UNREACHABLE_ROWS:
-                    self.unreachable = True
-                    self.halt.set()
+        """Rows that failed without one HTTP answer, in a row, halt the run (the API is down)."""
+        if answered:
+            self.no_answer.answered()
+        elif outcome is Outcome.FAILED and self.no_answer.unanswered():
+            self.unreachable = True
+            self.halt.set()
 
     def pause_for_429(self, answer: ApiAnswer, times_limited: int, latency_s: float) -> None:
         """Every worker waits until the time the 429 names (plus jitter), and the pacer lowers
@@ -269,95 +244,3 @@ class _RowAttempts:
             self.finish(Outcome.FAILED, answer)
             return True
         return False
-
-
-class WorkerPool:
-    """Worker threads reading a bounded queue. With ``fixed`` None the pool grows (never shrinks)
-    toward ``auto_workers`` for the latency it measures."""
-
-    def __init__(self, sender: RowSender, *, rate_per_s: float, fixed: int | None) -> None:
-        self.sender = sender
-        self.rate_per_s = rate_per_s
-        self.fixed = fixed
-        self.queue: queue.Queue[Job | None] = queue.Queue(maxsize=2 * MAX_WORKERS)
-        self.threads: list[threading.Thread] = []
-        self.errors: list[BaseException] = []
-        self.latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
-        self._lock = threading.Lock()
-        self._closing = False
-        sender.on_latency = self.note_latency
-        self.grow_to(fixed if fixed is not None else auto_workers(rate_per_s))
-
-    @property
-    def size(self) -> int:
-        return len(self.threads)
-
-    def grow_to(self, wanted: int) -> None:
-        with self._lock:
-            while not self._closing and len(self.threads) < min(wanted, MAX_WORKERS):
-                name = f"bulksend-send-{len(self.threads) + 1}"
-                thread = threading.Thread(target=self._work, name=name, daemon=True)
-                self.threads.append(thread)
-                thread.start()
-
-    def note_latency(self, seconds: float) -> None:
-        with self._lock:
-            self.latencies.append(seconds)
-            enough = len(self.latencies) >= 8 and len(self.latencies) % 8 == 0
-            median = statistics.median(self.latencies) if enough else None
-        if median is not None and self.fixed is None:
-            self.grow_to(auto_workers(self.rate_per_s, median))
-
-    def submit(self, job: Job) -> bool:
-        """Queue a row; False (not queued) once the run is halting."""
-        while not self.sender.halt.is_set():
-            try:
-                self.queue.put(job, timeout=QUEUE_POLL_S)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def close(self, *, cancel: threading.Event | None = None) -> None:
-        """No more rows: let queued and in-flight rows finish, then join every worker."""
-        with self._lock:
-            self._closing = True
-            threads = list(self.threads)
-        for _ in threads:
-            self._put_stop()
-        for thread in threads:
-            while thread.is_alive():
-                thread.join(timeout=QUEUE_POLL_S)
-                if cancel is not None and cancel.is_set():
-                    self.sender.halt.set()
-
-    def _put_stop(self) -> None:
-        while True:
-            try:
-                self.queue.put(None, timeout=QUEUE_POLL_S)
-                return
-            except queue.Full:
-                self._drop_one_if_halted()
-
-    def _drop_one_if_halted(self) -> None:
-        # A halted run sends nothing more: queued rows are dropped untouched (still resumable).
-        if self.sender.halt.is_set():
-            try:
-                self.queue.get_nowait()
-            except queue.Empty:
-                pass
-
-    def _work(self) -> None:
-        while True:
-            job = self.queue.get()
-            if job is None:
-                return
-            if self.sender.halt.is_set():
-                continue
-            try:
-                self.sender.run(job)
-            except BaseException as error:  # noqa: BLE001 - re-raised by the engine after join
-                logger.exception("worker failed on row %s", job.row.row_number)
-                with self._lock:
-                    self.errors.append(error)
-                self.sender.halt.set()

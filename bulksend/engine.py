@@ -24,7 +24,7 @@ from bulksend.campaign import Campaign, Rate
 from bulksend.channels import Channel
 from bulksend.checkpoint import Checkpoint
 from bulksend.client import OctopodsClient
-from bulksend.dispatch import Job, OutcomeSink, RowSender, WorkerPool, iso_utc
+from bulksend.dispatch import Job, OutcomeSink, RowSender, iso_utc
 from bulksend.endpoint import connect
 from bulksend.errors import ApiUnreachableError, ConfigError, ExitStatus
 from bulksend.pacing import Pacer
@@ -33,6 +33,7 @@ from bulksend.reconcile import Listed, listed_messages, reconcile
 from bulksend.results import Outcome, ResultRecord, ResultsFile
 from bulksend.retry import RetryPolicy
 from bulksend.templates import Template
+from bulksend.workers import WorkerPool
 
 STOPPED_INTERRUPTED = "interrupted"
 STOPPED_REFUSED = "campaign refused by the API"
@@ -266,7 +267,7 @@ class _Run:
     def _finish(
         self,
         sender: RowSender,
-        pool: WorkerPool,
+        pool: WorkerPool[Job],
         reconciled: tuple[int, int],
         started: float,
         sending_s: float,
@@ -296,7 +297,7 @@ class _Run:
             workers=pool.size,
         )
 
-    def _start_workers(self, journal: Any) -> tuple[RowSender, WorkerPool]:
+    def _start_workers(self, journal: Any) -> tuple[RowSender, WorkerPool[Job]]:
         rate = self.options.rate or self.campaign.rate
         pacer = self.pacer
 
@@ -318,8 +319,16 @@ class _Run:
             utc_now=self.utc_now,
             on_pause=self.front.on_pause,
         )
-        fixed = self.options.concurrency or self.campaign.concurrency
-        return sender, WorkerPool(sender, rate_per_s=rate.per_second, fixed=fixed)
+        pool: WorkerPool[Job] = WorkerPool(
+            sender.run,
+            self.halt,
+            rate_per_s=rate.per_second,
+            fixed=self.options.concurrency or self.campaign.concurrency,
+            name="send",
+            label=lambda job: f"row {job.row.row_number}",
+        )
+        sender.on_latency = pool.note_latency
+        return sender, pool
 
     def _rows(self) -> Iterator[PreparedRow]:
         return iter_prepared_rows(self.campaign, template=self.template)
@@ -335,7 +344,7 @@ class _Run:
                 total += 1
         return total
 
-    def _feed(self, pool: WorkerPool, journal: Any) -> int:
+    def _feed(self, pool: WorkerPool[Job], journal: Any) -> int:
         """Queue every row to send; return how many sendable rows ``--limit`` left for later.
 
         Past the limit the sheet is still read to the end: unsendable rows are recorded and the

@@ -25,7 +25,7 @@ from bulksend.answers import AnswerKind, ApiAnswer
 from bulksend.campaign import Campaign
 from bulksend.channels import Channel
 from bulksend.client import OctopodsClient
-from bulksend.dispatch import FALLBACK_429_PAUSE_S, RATE_LIMIT_PATIENCE, UNREACHABLE_ROWS
+from bulksend.dispatch import FALLBACK_429_PAUSE_S, RATE_LIMIT_PATIENCE
 from bulksend.pacing import Pacer
 from bulksend.pause import pause_after_429
 from bulksend.results import Outcome, ResultRecord
@@ -39,8 +39,9 @@ from bulksend.status_fields import (
     refusal_fields,
 )
 from bulksend.status_journal import AnswerJournal
-from bulksend.status_pool import Lookup, LookupPool
+from bulksend.status_lookup import Lookup
 from bulksend.status_stop import RunStop
+from bulksend.workers import NoAnswerStreak, WorkerPool
 
 logger = logging.getLogger(__name__)
 
@@ -123,10 +124,15 @@ class StatusRun:
         self.use_list = True
         self.refusal: ApiAnswer | None = None
         self.stopped = ""  # why the run stopped early, when the API could not be reached
-        self._unanswered_rows = 0
+        self.no_answer = NoAnswerStreak()
         self._emitted_at = 0
-        self.pool = LookupPool(
-            self.ask, stop.halt, rate_per_s=campaign.rate.per_second, fixed=campaign.concurrency
+        self.pool: WorkerPool[Lookup] = WorkerPool(
+            self.ask,
+            stop.halt,
+            rate_per_s=campaign.rate.per_second,
+            fixed=campaign.concurrency,
+            name="status",
+            label=lambda lookup: f"message {lookup.message_id}",
         )
 
     # ---- the run ------------------------------------------------------------------------------
@@ -336,18 +342,17 @@ class StatusRun:
         self.stop.halt.set()
 
     def _note_row_end(self, *, answered: bool, answer: ApiAnswer) -> None:
-        """Count rows that got no HTTP answer at all; halt after UNREACHABLE_ROWS in a row."""
+        """Rows that got no HTTP answer at all, in a row, stop the run (the API is down)."""
+        if answered:
+            self.no_answer.answered()
+            return
+        if self.stop.halt.is_set():  # stopped for another reason while backing off
+            return
+        if not self.no_answer.unanswered():
+            return
         with self._lock:
-            if answered:
-                self._unanswered_rows = 0
-                return
-            if self.stop.halt.is_set():  # stopped for another reason while backing off
-                return
-            self._unanswered_rows += 1
-            if self._unanswered_rows < UNREACHABLE_ROWS:
-                return
             self.stopped = (
-                f"the API could not be reached: {UNREACHABLE_ROWS} messages in a row got no "
+                f"the API could not be reached: {self.no_answer.limit} messages in a row got no "
                 f"answer ({answer.error or 'no HTTP answer'})"
             )
         self.stop.halt.set()

@@ -15,12 +15,13 @@ from bulksend.apikey import ApiKey
 from bulksend.campaign import Rate
 from bulksend.channels import Channel
 from bulksend.client import OctopodsClient
-from bulksend.dispatch import Job, OutcomeSink, RowSender, WorkerPool, auto_workers
+from bulksend.dispatch import Job, OutcomeSink, RowSender
 from bulksend.pacing import Pacer
 from bulksend.prepare import Disposition, PreparedRow
 from bulksend.results import Outcome, ResultRecord
 from bulksend.retry import RetryPolicy
 from bulksend.sandbox import DEMO_KEYS, DEPRECATED_KEYS, Sandbox
+from bulksend.workers import WorkerPool, auto_workers
 
 TEMPLATE = 539
 
@@ -192,7 +193,8 @@ def test_a_retried_row_carries_its_earlier_attempts(make_sandbox, make_sender) -
 def test_the_pool_sends_every_queued_row_once(make_sandbox, make_sender) -> None:
     sandbox = make_sandbox(latency_s=(0.01, 0.02))
     sender, journal = make_sender(sandbox)
-    pool = WorkerPool(sender, rate_per_s=1000, fixed=8)
+    label = lambda job: f"row {job.row.row_number}"  # noqa: E731
+    pool = WorkerPool(sender.run, sender.halt, rate_per_s=1000, fixed=8, name="t", label=label)
     for number in range(1, 41):
         assert pool.submit(Job(row(number), None))
     pool.close()

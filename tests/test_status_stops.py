@@ -16,13 +16,13 @@ from bulksend.apikey import ApiKey
 from bulksend.campaign import Campaign, load_campaign
 from bulksend.channels import Channel
 from bulksend.client import OctopodsClient
-from bulksend.dispatch import UNREACHABLE_ROWS
 from bulksend.errors import ExitStatus
 from bulksend.sandbox import DEMO_KEYS, Sandbox
 from bulksend.status import check_status
 from bulksend.status_fields import StatusAnswer
 from bulksend.status_journal import AnswerJournal, sidecar_path
 from bulksend.status_stop import WAIT_STEP_S, RunStop
+from bulksend.workers import UNREACHABLE_ROWS
 from tests.conftest import ManualClock
 from tests.test_status import (
     STEP_S,
