@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from bench_send import csv_cells
 
 from bulksend.channels import Channel
 from bulksend.journal import BOM
@@ -84,12 +83,12 @@ def sms_record(i: int, message_id: str, status: str = "") -> ResultRecord:
 
 
 def write_results(path: Path, records: Iterable[ResultRecord]) -> Path:
-    """A results file in the exact format bulksend writes (bench_send.csv_cells checks that)."""
+    """A results file in the exact format bulksend writes."""
     with path.open("w", encoding="utf-8", newline="") as handle:
         handle.write(BOM)
         writer = csv.writer(handle)
         writer.writerow(COLUMNS)
-        writer.writerows(csv_cells(record) for record in records)
+        writer.writerows(record.to_csv_row() for record in records)
     return path
 
 
