@@ -108,13 +108,22 @@ def write_results(path: Path, records: int, *, first: int = 1) -> Path:
     return path
 
 
-def run_child(kind: str, spec: dict[str, Any], timeout_s: float = 1800) -> dict[str, Any]:
+def run_child(
+    kind: str,
+    spec: dict[str, Any],
+    timeout_s: float = 1800,
+    *,
+    child: Path = CHILD,
+    env: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """One measurement in a fresh interpreter (``child``); its last line of output, as JSON."""
     completed = subprocess.run(
-        [sys.executable, str(CHILD), kind, json.dumps(spec)],
+        [sys.executable, str(child), kind, json.dumps(spec)],
         capture_output=True,
         text=True,
         timeout=timeout_s,
         check=False,
+        env=env,
     )
     if completed.returncode != 0:
         raise SystemExit(f"{kind} child failed:\n{completed.stderr[-3000:]}")
@@ -122,11 +131,11 @@ def run_child(kind: str, spec: dict[str, Any], timeout_s: float = 1800) -> dict[
 
 
 @contextmanager
-def sandbox_process(latency_ms: float) -> Iterator[str]:
+def sandbox_process(latency_ms: float, *options: str) -> Iterator[str]:
     """`bulksend sandbox` in its own process, no rate limit; yields its base URL."""
     process = subprocess.Popen(
         [sys.executable, "-m", "bulksend", "sandbox", "--port", "0", "--rate-limit", "none"]
-        + ["--latency", f"{latency_ms:g}ms"],
+        + ["--latency", f"{latency_ms:g}ms", *options],
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},

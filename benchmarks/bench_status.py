@@ -15,19 +15,17 @@ sandbox of the run reloads, so the slow sandbox need not take the sends too.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
-import json
 import os
-import re
 import statistics
-import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import bench_send
 import requests
 
 from bulksend.channels import Channel
@@ -125,42 +123,13 @@ def write_campaign(folder: Path, api_url: str) -> Path:
 
 
 def run_child(kind: str, spec: dict[str, Any], timeout_s: float = 1800) -> dict[str, Any]:
-    completed = subprocess.run(
-        [sys.executable, str(CHILD), kind, json.dumps(spec)],
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
-        check=False,
-        env={**os.environ, KEY_ENV: DEMO_KEYS[Channel.SMS]},
-    )
-    if completed.returncode != 0:
-        raise SystemExit(f"{kind} child failed:\n{completed.stderr[-3000:]}")
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+    environ = {**os.environ, KEY_ENV: DEMO_KEYS[Channel.SMS]}
+    return bench_send.run_child(kind, spec, timeout_s, child=CHILD, env=environ)
 
 
-@contextmanager
-def sandbox_process(latency_ms: float, ledger: Path) -> Iterator[str]:
+def sandbox_process(latency_ms: float, ledger: Path) -> contextlib.AbstractContextManager[str]:
     """`bulksend sandbox` in its own process on ``ledger``, no rate limit; yields its base URL."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bulksend", "sandbox", "--port", "0", "--rate-limit", "none"]
-        + ["--latency", f"{latency_ms:g}ms", "--ledger", str(ledger)],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert process.stdout is not None
-    try:
-        for _ in range(50):  # the banner is a dozen lines
-            match = re.search(r"listening on (http://\S+/api/v1)", process.stdout.readline())
-            if match:
-                break
-        else:
-            raise SystemExit("bulksend sandbox did not start")
-        yield match.group(1)
-    finally:
-        process.terminate()
-        process.wait(15)
-        process.stdout.close()
+    return bench_send.sandbox_process(latency_ms, "--ledger", str(ledger))
 
 
 class StatusGets:
