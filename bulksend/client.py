@@ -286,9 +286,10 @@ class OctopodsClient:
             hint="Check api_url and the network, then run again.",
         )
 
-    def refusal(self, answer: ApiAnswer) -> CampaignRefusedError:
-        """The user-facing error for a campaign-wide answer: the API's words and what to do."""
-        message, hint = refusal_text(self.channel, answer, key_env=self._key_env)
+    def refusal(self, answer: ApiAnswer, *, command: str = "send") -> CampaignRefusedError:
+        """The user-facing error for a campaign-wide answer: the API's words and what to do
+        (``command``, "send" or "status", is what to run again)."""
+        message, hint = refusal_text(self.channel, answer, key_env=self._key_env, command=command)
         return CampaignRefusedError(
             message,
             http_status=answer.http_status,

@@ -229,7 +229,7 @@ def _prepare_end(descriptor: int, path: Path, header: Sequence[str]) -> None:
     else:
         return
     os.fsync(descriptor)
-    _fsync_directory(path.parent)  # a new file's name must survive a crash too
+    fsync_directory(path.parent)  # a new file's name must survive a crash too
 
 
 def _write_all(descriptor: int, data: bytes) -> None:
@@ -239,7 +239,8 @@ def _write_all(descriptor: int, data: bytes) -> None:
         view = view[written:]
 
 
-def _fsync_directory(folder: Path) -> None:
+def fsync_directory(folder: Path) -> None:
+    """Make a rename or a new name in ``folder`` durable, not just the file's bytes."""
     descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(descriptor)

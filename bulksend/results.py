@@ -25,7 +25,7 @@ from bulksend.compaction import LatestLines
 from bulksend.csvsafe import unescape_cell
 from bulksend.errors import BulksendError, InputFileError
 from bulksend.filelock import hold_exclusive
-from bulksend.journal import BOM, CsvLines, Journal, csv_line
+from bulksend.journal import BOM, CsvLines, Journal, csv_line, fsync_directory
 from bulksend.record import (
     COLUMNS,
     FINAL_OUTCOMES,
@@ -105,7 +105,7 @@ class ResultsFile:
         self._refuse_while_journal_open("compact")
         if not self.exists():
             return
-        self._remove_scratch_files()
+        self.remove_scratch_files()
         cannot_write = partial(_write_error, self.path)
         with scratch_database(self.path, cannot_write=cannot_write) as database:
             latest = LatestLines(database)
@@ -123,9 +123,10 @@ class ResultsFile:
         line = CsvLines()
         self._replace(line(record.to_csv_row()) for record in records)
 
-    def _remove_scratch_files(self) -> None:
-        """Scratch files of a compaction or rewrite that a crash cut short. Only the holder of the
-        lock writes them, so under the lock every one found is left over."""
+    def remove_scratch_files(self) -> None:
+        """Remove the scratch files (``.<name>.*.tmp``/``.sqlite`` beside it) of a compaction,
+        rewrite or status merge that a crash cut short. Only the holder of the lock writes them,
+        so under the lock every one found is left over. Call it under ``lock()``."""
         for scratch in self.path.parent.glob(f".{glob.escape(self.path.name)}.*"):
             if scratch.suffix in (".tmp", ".sqlite"):
                 scratch.unlink(missing_ok=True)
@@ -154,7 +155,7 @@ class ResultsFile:
             if isinstance(exc, OSError):
                 raise _write_error(self.path, exc) from exc
             raise
-        _fsync_directory(self.path.parent)
+        fsync_directory(self.path.parent)
 
     def archive(self, *, now_utc: datetime | None = None) -> Path | None:
         """Rename the file to ``<stem>.<UTC timestamp><suffix>`` beside it (never deleted).
@@ -174,7 +175,7 @@ class ResultsFile:
                 os.rename(self.path, target)
             except OSError as exc:
                 raise _write_error(self.path, exc) from exc
-            _fsync_directory(self.path.parent)
+            fsync_directory(self.path.parent)
             return target
         raise BulksendError(f"cannot archive {self.path}: {_ARCHIVE_TRIES} archives this second")
 
@@ -340,12 +341,3 @@ def _write_error(path: Path, exc: OSError) -> BulksendError:
         f"cannot write the results file {path}: {exc.strerror}",
         hint="Free some disk space or fix the folder's permissions, then run again.",
     )
-
-
-def _fsync_directory(folder: Path) -> None:
-    """Make a rename or a new name durable, not just the file's bytes."""
-    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

@@ -20,12 +20,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bulksend.answers import ApiAnswer, refusal_text
 from bulksend.campaign import Campaign
 from bulksend.channels import Channel
 from bulksend.client import OctopodsClient
 from bulksend.endpoint import connect
-from bulksend.errors import CampaignRefusedError, ExitStatus, InputFileError
+from bulksend.errors import ExitStatus, InputFileError
 from bulksend.pacing import Pacer
 from bulksend.results import ResultRecord, ResultsFile
 from bulksend.status_fields import (
@@ -41,7 +40,6 @@ from bulksend.status_fields import (
 from bulksend.status_journal import (
     AnswerJournal,
     merge_answers,
-    remove_scratch_files,
     sidecar_path,
 )
 from bulksend.status_run import StatusProgress, StatusRun, is_tracked
@@ -137,7 +135,7 @@ def check_status(
     results = open_results(campaign)
     sidecar = sidecar_path(results.path)
     with results.lock(), nullcontext(client) if client else connect(campaign) as api:
-        remove_scratch_files(results)
+        results.remove_scratch_files()
         merge_answers(results, sidecar)  # what a killed run received, before asking anything
         journal = AnswerJournal(sidecar)
         run = StatusRun(
@@ -151,7 +149,7 @@ def check_status(
         )
         statuses, timed_out = _rounds(run, results, watch=watch, interval_s=interval_s)
     if run.refusal is not None:
-        raise _refusal_error(campaign, run.refusal)
+        raise api.refusal(run.refusal, command="status")
     return _summary(run, statuses, timed_out=timed_out)
 
 
@@ -195,19 +193,6 @@ def _merge_and_count(results: ResultsFile, sidecar: Path, statuses: Counter[str]
     if not merge_answers(results, sidecar, on_record=count):
         for record in results.iter_records():
             count(record)
-
-
-def _refusal_error(campaign: Campaign, answer: ApiAnswer) -> CampaignRefusedError:
-    message, hint = refusal_text(
-        campaign.channel, answer, key_env=campaign.api_key_env, command="status"
-    )
-    return CampaignRefusedError(
-        message,
-        http_status=answer.http_status,
-        error_code=answer.error_code,
-        request_id=answer.request_id or None,
-        hint=hint,
-    )
 
 
 def _summary(run: StatusRun, statuses: Counter[str], *, timed_out: bool) -> StatusSummary:

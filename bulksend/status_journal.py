@@ -15,16 +15,14 @@ results (``scratch.scratch_database``), so memory stays flat however many answer
 from __future__ import annotations
 
 import csv
-import glob
 import logging
-import os
 import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from bulksend.errors import BulksendError
-from bulksend.journal import Journal
+from bulksend.journal import Journal, fsync_directory
 from bulksend.record import DELIVERY_COLUMNS
 from bulksend.results import Outcome, ResultRecord, ResultsFile
 from bulksend.scratch import scratch_database
@@ -226,7 +224,7 @@ def merge_answers(
         if index.answers:
             results.rewrite(_merged(results.iter_records(), index, on_record))
     sidecar.unlink()
-    _fsync_directory(sidecar.parent)
+    fsync_directory(sidecar.parent)
     return index.answers
 
 
@@ -256,20 +254,3 @@ def _batches(records: Iterable[ResultRecord], size: int) -> Iterator[list[Result
             batch = []
     if batch:
         yield batch
-
-
-def remove_scratch_files(results: ResultsFile) -> None:
-    """Scratch files of a rewrite or merge that a crash cut short. Only the holder of the results
-    lock writes them, so under the lock every one found is left over (the same rule as
-    ``ResultsFile.compact``)."""
-    for scratch in results.path.parent.glob(f".{glob.escape(results.path.name)}.*"):
-        if scratch.suffix in (".tmp", ".sqlite"):
-            scratch.unlink(missing_ok=True)
-
-
-def _fsync_directory(folder: Path) -> None:
-    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

@@ -14,7 +14,6 @@ from bulksend.status_journal import (
     AnswerJournal,
     merge_answers,
     read_answers,
-    remove_scratch_files,
     sidecar_path,
 )
 from tests.test_status import read_results, write_results
@@ -116,7 +115,7 @@ def test_scratch_files_a_crash_left_are_removed(tmp_path: Path) -> None:
     write_results(results.path, [sent(0)])
     for name in (".r.csv.abc.tmp", ".r.csv.status-x.sqlite", "r.csv.status", "other.tmp"):
         (tmp_path / name).write_text("x", encoding="utf-8")
-    remove_scratch_files(results)
+    results.remove_scratch_files()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other.tmp", "r.csv", "r.csv.status"]
 
 
